@@ -1,0 +1,3 @@
+from roost.cli.app import main
+
+main()

@@ -1,0 +1,136 @@
+"""`roost status`, `roost devices`, `roost get`: what the broker holds, as tables."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from roost.cli.context import CliSettings, Exit, connected, console, fail, run, settings
+from roost.cli.render import duration, megabytes, node_status, value_text
+from roost.mirror import DeviceView, StateView
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Nodes, their health and how many devices each owns."""
+    view = run(_snapshot(settings()))
+    rows = []
+    for node in sorted(view.nodes.values(), key=lambda n: n.id):
+        if node.info is None and not node.devices:
+            continue
+        online = sum(1 for d in node.devices.values() if d.available)
+        rows.append(
+            {
+                "node": node.id,
+                "status": node_status(node),
+                "service": node.info.service if node.info else None,
+                "version": node.info.version if node.info else None,
+                "host": node.info.host if node.info else None,
+                "devices": len(node.devices),
+                "devices_online": online,
+                "uptime": node.stats.uptime if node.stats else None,
+                "cpu": node.stats.cpu if node.stats else None,
+                "rss": node.stats.rss if node.stats else None,
+            }
+        )
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    if not rows:
+        console.print("no roost nodes on this broker")
+        return
+    table = Table("node", "status", "service", "version", "host", "devices", "uptime", "cpu", "rss")
+    for row in rows:
+        table.add_row(
+            str(row["node"]),
+            str(row["status"]),
+            str(row["service"] or "–"),
+            str(row["version"] or "–"),
+            str(row["host"] or "–"),
+            f"{row['devices_online']}/{row['devices']} online",
+            duration(row["uptime"]),  # type: ignore[arg-type]
+            "–" if row["cpu"] is None else f"{row['cpu']:.1f} %",
+            megabytes(row["rss"]),  # type: ignore[arg-type]
+        )
+    console.print(table)
+
+
+def devices(
+    node: Annotated[str | None, typer.Option(help="Only this node's devices.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Every device with its availability and current values."""
+    view = run(_snapshot(settings()))
+    found = sorted(
+        (d for d in view.devices() if node is None or d.node == node), key=lambda d: d.ref
+    )
+    if as_json:
+        console.print_json(json.dumps([_device_json(view, d) for d in found]))
+        return
+    if not found:
+        console.print("no devices" + (f" on node {node}" if node else ""))
+        return
+    table = Table("device", "name", "model", "available", "values")
+    for device in found:
+        props = device.meta.properties if device.meta else {}
+        values = ", ".join(
+            f"{prop}={value_text(device.state.get(prop), spec)}"
+            for prop, spec in props.items()
+            if spec.in_state
+        )
+        table.add_row(
+            device.ref,
+            device.meta.name if device.meta else "–",
+            (device.meta.model or "–") if device.meta else "–",
+            "online" if view.online(device) else "offline",
+            values,
+        )
+    console.print(table)
+
+
+def get(
+    device: Annotated[str, typer.Argument(help="node/device, or a device id only one node has.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
+) -> None:
+    """One device: every property with its value, unit and whether it takes commands."""
+    view = run(_snapshot(settings()))
+    found = _find(view, device)
+    if as_json:
+        console.print_json(json.dumps(_device_json(view, found)))
+        return
+    meta = found.meta
+    title = f"{found.ref} — {meta.name if meta else '(no meta)'} — "
+    title += "online" if view.online(found) else "offline"
+    table = Table("property", "value", "kind", "settable", title=title)
+    for prop, spec in (meta.properties if meta else {}).items():
+        shown = value_text(found.state.get(prop), spec) if spec.in_state else ""
+        table.add_row(prop, shown, spec.kind.value, "yes" if spec.accepts_commands else "")
+    console.print(table)
+    if "ts" in found.state:
+        console.print(f"as of {found.state['ts']}")
+
+
+async def _snapshot(config: CliSettings) -> StateView:
+    async with connected(config) as (_, view):
+        return view
+
+
+def _find(view: StateView, ref: str) -> DeviceView:
+    try:
+        return view.device(ref)
+    except KeyError as exc:
+        fail(str(exc.args[0]), Exit.USAGE)
+
+
+def _device_json(view: StateView, device: DeviceView) -> dict[str, object]:
+    return {
+        "device": device.ref,
+        "name": device.meta.name if device.meta else None,
+        "online": view.online(device),
+        "state": device.state,
+        "meta": device.meta.wire() if device.meta else None,
+    }

@@ -1,0 +1,9 @@
+"""Test support for roost and for users' own tests: a real Mosquitto and waiters.
+
+Enable the fixtures with `pytest_plugins = ["roost.testing.plugin"]` in a conftest.
+"""
+
+from roost.testing.broker import Broker, MosquittoBroker, start_broker
+from roost.testing.watch import Watcher, payload_json
+
+__all__ = ["Broker", "MosquittoBroker", "Watcher", "payload_json", "start_broker"]
