@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from roost.cli.context import CliSettings, connected, console, run, settings
+from roost.cli.context import CliSettings, connected, console, err_console, run, settings
 from roost.cli.render import value_text
 from roost.clock import iso
 from roost.mirror import Change, ChangeKind, StateView
@@ -27,6 +27,8 @@ def watch(
 
 async def _watch(config: CliSettings, pattern: str, count: int | None, as_json: bool) -> None:
     async with connected(config, events=True, errors=True) as (_, view), view.changes() as queue:
+        where = f"{config.mqtt.host}:{config.mqtt.port}"
+        err_console.print(f"watching {pattern} on {where} (Ctrl-C to stop)", markup=False)
         printed = 0
         while count is None or printed < count:
             change = await queue.get()

@@ -29,9 +29,11 @@ class Watcher:
         self._rap = retain_as_published
 
     async def start(self) -> Watcher:
+        """Subscribe; returns once the retained messages on the filter have arrived."""
         self._sub = await self.bus.subscribe(
             self.filter, self._on_message, retain_as_published=self._rap
         )
+        await self.bus.sync()
         return self
 
     async def stop(self) -> None:

@@ -1,0 +1,89 @@
+"""The state mirror: everything retained, kept current, with change notifications."""
+
+from __future__ import annotations
+
+import pytest
+
+from roost.bus import Bus
+from roost.mirror import ChangeKind, StateView
+from roost.node import Node
+from roost.settings import RoostSettings
+
+from .nodes import FAN
+
+
+async def test_mirror_holds_the_retained_snapshot_and_follows_changes(
+    roost_settings: RoostSettings, bus: Bus
+) -> None:
+    node = Node(roost_settings, service="test", node_id="n1")
+    fan = node.add_device("fan", FAN)
+    fan.update(duty=5)
+    async with node:
+        await node.wait_online(5)
+        await node.bus.flush(5)
+        view = StateView(bus.topics)
+        await view.attach(bus)
+        await bus.sync()
+        device = view.device("n1/fan")
+        assert device.meta is not None
+        assert device.meta.name == "Fan"
+        assert device.state["duty"] == 5
+        assert view.online(device)
+        assert view.nodes["n1"].info is not None
+        async with view.changes() as queue:
+            fan.update(duty=6, power=True)
+            change = await queue.get()
+            while change.kind is not ChangeKind.STATE:
+                change = await queue.get()
+            assert change.ref == "n1/fan"
+            assert change.changed == {"duty": (5, 6), "power": (None, True)}
+            assert not change.retained
+            fan.emit("stall", {"rpm": 0})
+            change = await queue.get()
+            while change.kind is not ChangeKind.EVENT:
+                change = await queue.get()
+            assert change.event is not None
+            assert change.event.event_type == "stall"
+            await node.remove_device("fan")
+            change = await queue.get()
+            while change.kind is not ChangeKind.REMOVED:
+                change = await queue.get()
+        assert "fan" not in view.nodes["n1"].devices
+    await bus.sync()
+    assert view.nodes["n1"].online is False
+    assert view.nodes["n1"].info is not None
+    assert view.nodes["n1"].info.state == "stopped"
+
+
+async def test_lookup_by_id_alone_and_ambiguity(roost_settings: RoostSettings, bus: Bus) -> None:
+    one = Node(roost_settings, service="test", node_id="n1")
+    two = Node(roost_settings, service="test", node_id="n2")
+    one.add_device("fan", FAN)
+    one.add_device("pump", FAN)
+    two.add_device("fan", FAN)
+    async with one, two:
+        await one.wait_online(5)
+        await two.wait_online(5)
+        view = StateView(bus.topics)
+        await view.attach(bus)
+        await bus.sync()
+        assert view.device("pump").ref == "n1/pump"
+        with pytest.raises(KeyError, match="ambiguous"):
+            view.device("fan")
+        with pytest.raises(KeyError, match="no device"):
+            view.device("n3/fan")
+
+
+async def test_malformed_foreign_payloads_are_counted_not_fatal(
+    roost_settings: RoostSettings, bus: Bus
+) -> None:
+    t = bus.topics
+    view = StateView(t)
+    await view.attach(bus)
+    await bus.publish(t.meta("foreign", "thing"), b"{not json")
+    await bus.publish(t.state("foreign", "thing"), b"[1, 2]")
+    await bus.publish(t.node_info("foreign"), b'{"service": 1}')
+    await bus.publish(t.state("foreign", "thing"), b'{"ok": true}')
+    await bus.sync()
+    assert view.invalid == 3
+    assert view.device("foreign/thing").state == {"ok": True}
