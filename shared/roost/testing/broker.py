@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 READY_MARK = b" running"
+SYSTEM_BINARY = Path("/usr/sbin/mosquitto")  # Debian's; not on a user's PATH
 START_TIMEOUT = 10.0
 
 
@@ -55,7 +56,7 @@ class MosquittoBroker:
         self.workdir = workdir
         self.persistence = persistence
         self.extra_config = extra_config
-        self.binary = binary or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.binary = binary or shutil.which("mosquitto") or str(SYSTEM_BINARY)
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
 
@@ -177,7 +178,7 @@ def _docker_answers() -> bool:
 
 def start_broker(workdir: Path, **options: object) -> Broker:
     """A started broker: mosquitto from PATH, else a container, else BrokerUnavailable."""
-    if shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists():
+    if shutil.which("mosquitto") or SYSTEM_BINARY.exists():
         broker: Broker = MosquittoBroker(workdir, **options)  # type: ignore[arg-type]
     elif _docker_answers():
         broker = ContainerBroker()
