@@ -203,7 +203,8 @@ class Bus:
         self._drained.set()
         self._pending: dict[bytes, asyncio.Future[Response]] = {}
         self._reply_sub: Subscription | None = None
-        self._failure: BaseException | None = None
+        self._backoff = Backoff()
+        self._connect_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.connects = 0
 
     # life cycle ------------------------------------------------------------------------
@@ -240,6 +241,24 @@ class Bus:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except TimeoutError:
             raise BusError(f"no connection to the broker at {self._where()}") from None
+
+    async def wait_connects(self, count: int, timeout: float | None = None) -> None:
+        """Wait until the connect sequence has completed `count` times in all."""
+        if self.connects >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._connect_waiters.append((count, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise BusError(f"connection {count} to {self._where()} did not happen") from None
+
+    def _wake_connect_waiters(self) -> None:
+        for count, future in list(self._connect_waiters):
+            if self.connects >= count:
+                self._connect_waiters.remove((count, future))
+                if not future.done():
+                    future.set_result(None)
 
     async def close(self, flush_timeout: float = 1.5) -> None:
         """Send what is queued (bounded by `flush_timeout`), then disconnect cleanly."""
@@ -302,7 +321,7 @@ class Bus:
         return client
 
     async def _run(self) -> None:
-        backoff = Backoff()
+        backoff = self._backoff
         while True:
             error: BaseException | None = None
             try:
@@ -326,8 +345,6 @@ class Bus:
             delay = backoff.next()
             log.warning("broker %s: %s; reconnecting in %.1f s", self._where(), reason, delay)
             await asyncio.sleep(delay)
-            if self.connected.is_set():  # pragma: no cover - defensive
-                backoff.reset()
 
     async def _serve(self) -> None:
         async with self._client() as client:
@@ -343,7 +360,9 @@ class Bus:
                 else:
                     await conn.subscribe_all()
                 self.connects += 1
+                self._backoff.reset()  # the next loss starts again from a short delay
                 self.connected.set()
+                self._wake_connect_waiters()
                 log.info("connected to %s as %s", self._where(), self.client_id)
 
     # receiving -------------------------------------------------------------------------
@@ -365,9 +384,15 @@ class Bus:
 
     def deliver(self, message: Message) -> None:
         """Hand a message to the handlers of the subscriptions it matched."""
-        if message.subscription_ids:
-            subs = [self._subs_by_id[i] for i in message.subscription_ids if i in self._subs_by_id]
-        else:
+        subs = [
+            sub
+            for i in message.subscription_ids
+            if (sub := self._subs_by_id.get(i)) is not None
+            and topic_matches(sub.filter, message.topic)
+        ]
+        if not subs:
+            # No identifier, or one from a persistent session made by an earlier process
+            # whose ids differ: route by matching instead.
             subs = [s for s in self._subs.values() if topic_matches(s.filter, message.topic)]
         for sub in subs:
             for handler in list(sub.handlers):
@@ -596,7 +621,10 @@ def _reason(error: BaseException | None) -> str:
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT topic filter matching (`+` one level, `#` the rest); `$` topics need their own."""
+    """MQTT topic filter matching (`+` one level, `#` the rest); `$` topics need their own;
+    a shared subscription `$share/<group>/<filter>` matches as its filter."""
+    if topic_filter.startswith("$share/"):
+        topic_filter = topic_filter.split("/", 2)[2]
     if topic.startswith("$") and not topic_filter.startswith("$"):
         return False
     f_levels = topic_filter.split("/")
