@@ -1,0 +1,167 @@
+"""The synthetic camera: the embedded default, so the whole pipeline runs with no hardware.
+
+Everything in a frame is a function of the wall-clock time it is drawn for, so frames are
+reproducible and motion does not depend on how fast they are read: shapes bounce round
+the frame, a clock runs, a patch of noise flickers like a sensor's, an optional photo
+(`visitor`) walks across from left to right every `visitor_seconds + visitor_gap` and an
+optional video file loops behind it all.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from roost_camera.settings import SyntheticSourceConfig
+from roost_camera.sources.base import FrameSource, Pixels, SourceError
+
+NOISE_TILES = 8
+NOISE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class _Shape:
+    kind: str
+    size: int
+    color: tuple[int, int, int]
+    x0: float
+    y0: float
+    vx: float
+    vy: float
+
+
+def _bounce(start: float, speed: float, t: float, span: float) -> float:
+    """Position on [0, span] of a point moving at `speed` and bouncing off both ends."""
+    if span <= 0:
+        return 0.0
+    travelled = (start + speed * t) % (2 * span)
+    return travelled if travelled <= span else 2 * span - travelled
+
+
+class SyntheticSource(FrameSource, source_type="synthetic"):
+    def __init__(self, config: SyntheticSourceConfig) -> None:
+        self.config = config
+        self.width = config.width
+        self.height = config.height
+        self._background = self._gradient()
+        self._video: cv2.VideoCapture | None = None
+        self._visitor: Pixels | None = None
+        rng = np.random.default_rng(7)
+        self._noise = rng.integers(0, 256, (NOISE_TILES, NOISE_SIZE, NOISE_SIZE, 3), np.uint8)
+        self._shapes = [self._shape(i, rng) for i in range(config.shapes)]
+        self._epoch = time.time()
+
+    def _gradient(self) -> Pixels:
+        h, w = self.height, self.width
+        ys = np.linspace(40, 110, h, dtype=np.float32)[:, None]
+        xs = np.linspace(0, 30, w, dtype=np.float32)[None, :]
+        base = ys + xs
+        return np.dstack([base + 20, base + 10, base]).clip(0, 255).astype(np.uint8)
+
+    def _shape(self, index: int, rng: np.random.Generator) -> _Shape:
+        size = max(8, min(self.width, self.height) // 10)
+        colors = [(40, 40, 220), (40, 200, 40), (220, 120, 30), (30, 200, 220), (200, 40, 200)]
+        return _Shape(
+            kind="circle" if index % 2 == 0 else "box",
+            size=size,
+            color=colors[index % len(colors)],
+            x0=float(rng.uniform(0, self.width)),
+            y0=float(rng.uniform(0, self.height)),
+            vx=float(rng.uniform(0.15, 0.35) * self.width),
+            vy=float(rng.uniform(0.1, 0.25) * self.height),
+        )
+
+    def open(self) -> None:
+        cfg = self.config
+        if cfg.video is not None:
+            video = cv2.VideoCapture(str(cfg.video))
+            if not video.isOpened():
+                raise SourceError(f"cannot open background video {cfg.video}")
+            self._video = video
+        if cfg.visitor is not None:
+            photo = cv2.imread(str(cfg.visitor), cv2.IMREAD_COLOR)
+            if photo is None:
+                raise SourceError(f"cannot read visitor image {cfg.visitor}")
+            height = max(16, int(self.height * cfg.visitor_height))
+            width = max(8, int(photo.shape[1] * height / photo.shape[0]))
+            self._visitor = np.asarray(
+                cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8
+            )
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.release()
+            self._video = None
+
+    def read(self, now: float) -> Pixels:
+        frame = self._backdrop()
+        t = now - self._epoch
+        self._draw_visitor(frame, t)
+        for shape in self._shapes:
+            span_x, span_y = self.width - shape.size, self.height - shape.size
+            x = int(_bounce(shape.x0, shape.vx, t, span_x))
+            y = int(_bounce(shape.y0, shape.vy, t, span_y))
+            if shape.kind == "circle":
+                half = shape.size // 2
+                cv2.circle(frame, (x + half, y + half), half, shape.color, -1)
+            else:
+                cv2.rectangle(frame, (x, y), (x + shape.size, y + shape.size), shape.color, -1)
+        if self.config.noise and self.width > NOISE_SIZE * 2 and self.height > NOISE_SIZE * 2:
+            tile = self._noise[int(t * 25) % NOISE_TILES]
+            frame[8 : 8 + NOISE_SIZE, -NOISE_SIZE - 8 : -8] = tile
+        if self.config.clock:
+            self._draw_clock(frame, now)
+        return frame
+
+    def _backdrop(self) -> Pixels:
+        if self._video is None:
+            return self._background.copy()
+        ok, image = self._video.read()
+        if not ok:
+            self._video.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, image = self._video.read()
+            if not ok:
+                raise SourceError(f"background video {self.config.video} has no frames")
+        if image.shape[1] != self.width or image.shape[0] != self.height:
+            image = cv2.resize(image, (self.width, self.height))
+        return np.ascontiguousarray(image, dtype=np.uint8)
+
+    def _draw_visitor(self, frame: Pixels, t: float) -> None:
+        visitor = self._visitor
+        if visitor is None:
+            return
+        cfg = self.config
+        period = cfg.visitor_seconds + cfg.visitor_gap
+        phase = t % period
+        if phase >= cfg.visitor_seconds:
+            return
+        vh, vw = visitor.shape[:2]
+        left = int(-vw + (self.width + vw) * phase / cfg.visitor_seconds)
+        top = self.height - vh
+        x1, x2 = max(0, left), min(self.width, left + vw)
+        if x2 <= x1:
+            return
+        frame[top : top + vh, x1:x2] = visitor[:, x1 - left : x2 - left]
+
+    def _draw_clock(self, frame: Pixels, now: float) -> None:
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        scale = max(0.4, self.width / 1200)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        y = self.height - 8
+        cv2.rectangle(frame, (4, y - th - 6), (12 + tw, y + base), (0, 0, 0), -1)
+        cv2.putText(
+            frame,
+            text,
+            (8, y - 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+
+    def describe(self) -> str:
+        return f"synthetic {self.width}x{self.height}"
