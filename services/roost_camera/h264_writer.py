@@ -160,7 +160,7 @@ class H264Writer:
         assert stdin is not None
         try:
             # Flat bytes view: the transport measures a multi-dimensional view in rows.
-            stdin.write(memoryview(frame.pixels).cast("B"))
+            stdin.write(frame.pixels.data.cast("B"))
             await stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             self.segment = None
