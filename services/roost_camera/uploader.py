@@ -60,7 +60,8 @@ class Target(ABC):
 
 
 class HttpTarget(Target):
-    """multipart/form-data POST: the file plus camera, kind, file, start and end fields."""
+    """multipart/form-data POST: the file, plus `camera`, `kind`, `path` (relative, with its
+    dated folders), `start` and `end` fields."""
 
     def __init__(self, config: UploadConfig) -> None:
         assert config.target is not None
@@ -72,7 +73,7 @@ class HttpTarget(Target):
         fields = {
             "camera": entry.camera,
             "kind": entry.kind,
-            "file": entry.file,
+            "path": entry.file,
             "start": str(entry.start),
             "end": str(entry.end),
         }
@@ -83,7 +84,7 @@ class HttpTarget(Target):
                     self.url, data=fields, files={self.field: (path.name, handle, content_type)}
                 )
         except httpx.HTTPError as exc:
-            raise UploadError(f"POST {self.url}: {exc or type(exc).__name__}") from None
+            raise UploadError(f"POST {self.url}: {type(exc).__name__} {exc}".strip()) from None
         if response.status_code >= 300:
             raise UploadError(f"POST {self.url}: HTTP {response.status_code}")
 

@@ -42,8 +42,11 @@ class FeedFrame:
 
 
 class FrameFeed:
-    def __init__(self, bus: Bus, topics: Topics, node: str, camera: str) -> None:
+    def __init__(
+        self, bus: Bus, topics: Topics, node: str, camera: str, transport: str = "auto"
+    ) -> None:
         self.bus = bus
+        self.transport = transport
         self.topics = topics
         self.node = node
         self.camera = camera
@@ -60,14 +63,12 @@ class FrameFeed:
 
     async def start(self) -> None:
         t = self.topics
-        self._subs = [
-            await self.bus.subscribe(
-                t.blob(self.node, self.camera, FRAME_BLOB), self._on_frame, qos=0
-            ),
-            await self.bus.subscribe(
-                t.blob(self.node, self.camera, JPEG_BLOB), self._on_jpeg, qos=0
-            ),
-        ]
+        if self.transport != "mqtt":
+            frames = t.blob(self.node, self.camera, FRAME_BLOB)
+            self._subs.append(await self.bus.subscribe(frames, self._on_frame, qos=0))
+        if self.transport != "shm":
+            jpegs = t.blob(self.node, self.camera, JPEG_BLOB)
+            self._subs.append(await self.bus.subscribe(jpegs, self._on_jpeg, qos=0))
 
     async def stop(self) -> None:
         for sub in self._subs:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,6 +11,8 @@ from roost.settings import RoostSettings, Section
 from roost.topics import check_device_id
 from roost_detector.plugins import ModelConfig, model_config
 from roost_detector.plugins.hog import HogConfig
+
+Transport = Literal["auto", "shm", "mqtt"]
 
 
 class MotionConfig(Section):
@@ -33,6 +35,9 @@ class CameraDetectConfig(Section):
         default=None, description="`node/camera` of the frames; default camera/<id>"
     )
     enabled: bool = True
+    transport: Transport | None = Field(
+        default=None, description="auto: the ring when it is on this host, else MQTT JPEGs"
+    )
     detect_fps: float | None = Field(default=None, gt=0, le=30)
     min_score: float | None = Field(default=None, ge=0, le=1)
     track: list[str] | None = None
@@ -41,6 +46,7 @@ class CameraDetectConfig(Section):
 class DetectorSection(Section):
     cameras: dict[str, CameraDetectConfig] = Field(default_factory=dict)
     auto: bool = Field(default=True, description="detect on every camera that sends frames")
+    transport: Transport = "auto"
     detect_fps: float = Field(default=5.0, gt=0, le=30)
     min_score: float = Field(default=0.6, ge=0, le=1)
     track: list[str] | None = Field(default=None, description="labels to report; None: all")

@@ -106,7 +106,8 @@ class CameraWatch:
         unknown = sorted(set(wanted or []) - set(known))
         if unknown:
             log.warning("%s: the model has no labels %s; ignored", device_id, ", ".join(unknown))
-        self.feed = FrameFeed(node.bus, node.topics, source_node, source_camera)
+        transport = config.transport or section.transport
+        self.feed = FrameFeed(node.bus, node.topics, source_node, source_camera, transport)
         self.motion = MotionDetector(section.motion)
         self.tracker = Tracker(section.tracking)
         self.detecting = True
