@@ -42,10 +42,11 @@ def test_synthetic_visitor_walks_in_and_out(tmp_path: Path) -> None:
         frame = source.read(epoch + t)
         return int(((frame[:, :, 2] == 255) & (frame[:, :, 0] == 0)).sum())
 
-    assert red(0.0) == 0  # just off the left edge
-    assert red(1.0) == 50 * 25  # in the middle, whole
-    assert red(3.0) == 0  # gone until the next visit
-    assert red(5.0) == 50 * 25
+    assert red(1.0) == 0  # an empty scene first
+    assert red(2.0) == 0  # just off the left edge
+    assert red(3.0) == 50 * 25  # in the middle, whole
+    assert red(5.0) == 0  # gone until the next visit
+    assert red(7.0) == 50 * 25
 
 
 def test_opencv_source_plays_a_video_file_and_ends(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 Everything in a frame is a function of the wall-clock time it is drawn for, so frames are
 reproducible and motion does not depend on how fast they are read: shapes bounce round
 the frame, a clock runs, a patch of noise flickers like a sensor's, an optional photo
-(`visitor`) walks across from left to right every `visitor_seconds + visitor_gap` and an
+(`visitor`) walks across from left to right now and then, and an
 optional video file loops behind it all.
+
+The visitor's cycle: `visitor_gap` seconds of empty scene, then `visitor_seconds` to walk
+in at the left and out at the right, again and again.
 """
 
 from __future__ import annotations
@@ -135,11 +138,11 @@ class SyntheticSource(FrameSource, source_type="synthetic"):
             return
         cfg = self.config
         period = cfg.visitor_seconds + cfg.visitor_gap
-        phase = t % period
-        if phase >= cfg.visitor_seconds:
+        walked = t % period - cfg.visitor_gap  # an empty scene first, then a walk across
+        if walked < 0:
             return
         vh, vw = visitor.shape[:2]
-        left = int(-vw + (self.width + vw) * phase / cfg.visitor_seconds)
+        left = int(-vw + (self.width + vw) * walked / cfg.visitor_seconds)
         top = self.height - vh
         x1, x2 = max(0, left), min(self.width, left + vw)
         if x2 <= x1:

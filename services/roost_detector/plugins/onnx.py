@@ -107,8 +107,9 @@ class OnnxDetector(ObjectDetector, config=OnnxConfig):
             except (ValueError, SyntaxError) as exc:
                 raise ModelError(f"{cfg.path}: unreadable names metadata: {exc}") from None
         outputs = self.session.get_outputs()[0].shape
-        dims = [d for d in outputs[1:] if isinstance(d, int)]
-        classes = min(dims) - 4 if dims else 0
+        # [1, 4 + classes, anchors]: the anchors (8400 at 640) outnumber the rows.
+        fits = [d - 4 for d in outputs[1:] if isinstance(d, int) and d > 4]
+        classes = min(fits) if fits else 0
         if classes < 1:
             raise ModelError(f"{cfg.path}: no labels file, no names metadata, output {outputs}")
         return [f"class{i}" for i in range(classes)]

@@ -1,0 +1,102 @@
+"""Motion, the built-in detectors and the tracker, on real and synthetic frames."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from roost_camera.settings import SyntheticSourceConfig
+from roost_camera.sources.synthetic import SyntheticSource
+from roost_detector.detection import Detection, iou, nms
+from roost_detector.motion import MotionDetector
+from roost_detector.plugins import make_detector
+from roost_detector.plugins.haar import HaarConfig
+from roost_detector.plugins.hog import HogConfig
+from roost_detector.settings import MotionConfig, TrackingConfig
+from roost_detector.tracker import Tracker
+
+from .photos import astronaut, person
+
+
+def _frames(shapes: int, count: int = 30) -> list[np.ndarray]:
+    source = SyntheticSource(
+        SyntheticSourceConfig(width=320, height=240, shapes=shapes, noise=False, clock=False)
+    )
+    source.open()
+    start = time.time()
+    return [source.read(start + i * 0.1) for i in range(count)]
+
+
+def test_motion_on_a_moving_shape_and_none_on_a_still_scene() -> None:
+    moving = MotionDetector(MotionConfig(warmup_frames=5))
+    results = [moving.apply(frame) for frame in _frames(shapes=1)]
+    assert not any(r.motion for r in results[:5])  # learning the background
+    assert all(r.motion for r in results[6:])
+    x1, y1, x2, y2 = results[-1].boxes[0]
+    assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 240
+
+    still = MotionDetector(MotionConfig(warmup_frames=5))
+    assert not any(still.apply(frame).motion for frame in _frames(shapes=0))
+
+
+def test_hog_finds_the_person_in_a_photo() -> None:
+    photo = person()  # 640×424: a man, a dog and a horse
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[28:452] = photo
+    found = make_detector(HogConfig()).detect(frame)
+    people = [d for d in found if d.label == "person"]
+    assert len(people) == 1
+    x1, y1, x2, y2 = people[0].box
+    # The man stands at x≈190–320 of the photo, his head near the top.
+    assert 120 < x1 < 220 and 250 < x2 < 360 and y1 < 150 and y2 > 350
+    assert people[0].score > 0.6
+    assert make_detector(HogConfig()).detect(np.full((480, 640, 3), 90, np.uint8)) == []
+
+
+def test_haar_finds_the_astronauts_face() -> None:
+    detector = make_detector(HaarConfig())
+    assert detector.labels == ["face", "person"]
+    faces = [d for d in detector.detect(astronaut()) if d.label == "face"]
+    assert len(faces) == 1
+    x1, y1, x2, _ = faces[0].box
+    assert 150 < x1 < 230 and 40 < y1 < 110 and 250 < x2 < 320  # her face, not the flag
+    assert faces[0].score > 0.9
+
+
+def test_iou_and_nms() -> None:
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    assert abs(iou((0, 0, 10, 10), (5, 0, 15, 10)) - 1 / 3) < 1e-9
+    boxes = [
+        Detection("person", 0.9, (0, 0, 10, 10)),
+        Detection("person", 0.8, (1, 0, 11, 10)),
+        Detection("dog", 0.7, (1, 0, 11, 10)),  # another label is never suppressed
+    ]
+    assert nms(boxes, 0.45) == [boxes[0], boxes[2]]
+
+
+def test_tracker_turns_detections_into_start_update_end() -> None:
+    tracker = Tracker(TrackingConfig(min_hits=2, end_after=1.0, update_interval=0.5))
+    frame = np.zeros((10, 10, 3), np.uint8)
+
+    def seen(ts: float, x: int, score: float = 0.8) -> list[tuple[str, str]]:
+        changes = tracker.update([Detection("person", score, (x, 10, x + 50, 110))], ts, frame)
+        return [(c.phase, c.track.id) for c in changes]
+
+    assert seen(0.0, 0) == []  # one sighting is not an event yet
+    [(phase, track_id)] = seen(0.2, 5)
+    assert phase == "start"
+    assert seen(0.4, 10) == []  # too soon for an update
+    assert seen(1.0, 30) == [("update", track_id)]  # moved
+    assert seen(1.6, 32, score=0.95) == [("update", track_id)]  # a better score
+    assert seen(2.2, 33) == []  # nothing new to say
+    track = tracker.active[0]
+    assert track.top_score == 0.95
+    ended = tracker.expire(3.3)
+    assert [(c.phase, c.track.id) for c in ended] == [("end", track_id)]
+    assert ended[0].track.end == 2.2
+    assert tracker.tracks == []
+    # A lone false positive never becomes an event and leaves quietly.
+    tracker.update([Detection("person", 0.7, (0, 0, 5, 5))], 10.0, frame)
+    assert tracker.expire(12.0) == []
