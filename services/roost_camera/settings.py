@@ -26,10 +26,11 @@ class SyntheticSourceConfig(Section):
     clock: bool = True
     noise: bool = True
     video: Path | None = None
-    visitor: Path | None = None
-    visitor_height: float = Field(default=0.6, gt=0, le=1)
+    visitor: Path | None = Field(default=None, description="a photo that walks through")
+    figure: bool = Field(default=True, description="without a photo, a drawn person walks")
+    visitor_height: float = Field(default=0.35, gt=0, le=1)
     visitor_seconds: float = Field(default=6.0, gt=0)
-    visitor_gap: float = Field(default=10.0, ge=0)
+    visitor_gap: float = Field(default=14.0, ge=0)
 
 
 class OpenCvSourceConfig(Section):

@@ -16,7 +16,7 @@ from roost_camera.settings import CameraConfig, CameraSection, Settings, Synthet
 
 def small_camera(**overrides: Any) -> CameraConfig:
     """A light synthetic camera: 160×120, no writers unless asked."""
-    source = overrides.pop("source", SyntheticSourceConfig(width=160, height=120))
+    source = overrides.pop("source", SyntheticSourceConfig(width=160, height=120, figure=False))
     options: dict[str, Any] = {
         "source": source,
         "fps": 10,

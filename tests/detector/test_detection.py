@@ -21,7 +21,9 @@ from .photos import astronaut, person
 
 def _frames(shapes: int, count: int = 30) -> list[np.ndarray]:
     source = SyntheticSource(
-        SyntheticSourceConfig(width=320, height=240, shapes=shapes, noise=False, clock=False)
+        SyntheticSourceConfig(
+            width=320, height=240, shapes=shapes, noise=False, clock=False, figure=False
+        )
     )
     source.open()
     start = time.time()
@@ -52,6 +54,19 @@ def test_hog_finds_the_person_in_a_photo() -> None:
     assert 120 < x1 < 220 and 250 < x2 < 360 and y1 < 150 and y2 > 350
     assert people[0].score > 0.6
     assert make_detector(HogConfig()).detect(np.full((480, 640, 3), 90, np.uint8)) == []
+
+
+def test_hog_finds_the_demo_cameras_drawn_person() -> None:
+    source = SyntheticSource(SyntheticSourceConfig())  # the demo camera, as shipped
+    source.open()
+    cfg = source.config
+    middle = source._epoch + cfg.visitor_gap + cfg.visitor_seconds / 2
+    people = make_detector(HogConfig()).detect(source.read(middle))
+    assert len(people) == 1
+    x1, _, x2, _ = people[0].box
+    assert x1 < 320 < x2  # halfway across
+    empty = make_detector(HogConfig()).detect(source.read(source._epoch + 1))
+    assert empty == []  # the scene starts empty: shapes, clock and noise are no person
 
 
 def test_haar_finds_the_astronauts_face() -> None:

@@ -17,7 +17,9 @@ from tests.camera.running import camera_settings, running_camera, small_camera
 
 from .running import detector_settings, running_detector
 
-MOVING = SyntheticSourceConfig(width=160, height=120, shapes=1, noise=False, clock=False)
+MOVING = SyntheticSourceConfig(
+    width=160, height=120, shapes=1, noise=False, clock=False, figure=False
+)
 
 
 async def test_no_config_watches_any_camera_and_reports_motion(
