@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from roost.node import Node
@@ -16,6 +17,7 @@ from roost_camera.jpeg_writer import write_jpegs
 from roost_camera.settings import Settings
 from roost_camera.snapshot import publish_snapshots, stream_jpegs
 from roost_camera.storage import Storage
+from roost_camera.watchdog import supervised
 
 SERVICE = "camera"
 
@@ -45,12 +47,17 @@ class CameraService:
         spool = self.storage.spool
         for camera in self.cameras.values():
             announce = self._announcer(camera)
+            h264 = H264Writer(camera, spool, self.open_files, announce)
+            named: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+                "capture": partial(run_camera, camera),
+                "snapshots": partial(publish_snapshots, camera),
+                "jpeg stream": partial(stream_jpegs, camera),
+                "jpeg writer": partial(write_jpegs, camera, spool, self.open_files, announce),
+                "h264 writer": h264.run,
+            }
             parts += [
-                run_camera(camera),
-                publish_snapshots(camera),
-                stream_jpegs(camera),
-                write_jpegs(camera, spool, self.open_files, announce),
-                H264Writer(camera, spool, self.open_files, announce).run(),
+                supervised(f"camera {camera.id} {name}", part, camera.report_error)
+                for name, part in named.items()
             ]
         return parts
 

@@ -126,18 +126,15 @@ class H264Writer:
     async def _record(self) -> None:
         """Write ticks until recording stops or frames stop coming."""
         camera = self.camera
-        frame = await camera.latest.newer_than(0)
+        await camera.latest.newer_than(0)
         loop = asyncio.get_running_loop()
         due = loop.time()
-        last_seq = frame.seq
         while camera.controls.recording:
             fps = camera.controls.fps
             current = camera.latest.frame
             if current is None or time.time() - current.ts > STALE_AFTER:
                 await self._finish()  # the camera stopped: close the file, wait for frames
                 return
-            if current.seq != last_seq:
-                last_seq = current.seq
             await self._write(current, fps)
             due += 1.0 / fps
             late = loop.time() - due

@@ -140,6 +140,13 @@ class CameraSection(Section):
             raise ValueError("no cameras configured")
         return self
 
+    @field_validator("shm_dir")
+    @classmethod
+    def _shm_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
 
 class Settings(RoostSettings):
     camera: CameraSection = Field(default_factory=CameraSection)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from roost.device import Device
+from roost.errors import ErrorCode
 from roost.models import DeviceMeta, PropertySpec
 from roost.node import Node
 from roost_camera.deleter import MB, Deleter, DiskProbe, disk_usage
@@ -21,6 +22,7 @@ from roost_camera.files import PART, FinishedFile, OpenFiles, kind_of
 from roost_camera.mover import Mover
 from roost_camera.settings import Settings
 from roost_camera.uploader import PendingUpload, Uploader
+from roost_camera.watchdog import supervised
 
 log = logging.getLogger("roost_camera.storage")
 
@@ -148,10 +150,16 @@ class Storage:
 
     # the parts -------------------------------------------------------------------------
     def parts(self) -> list[Coroutine[Any, Any, None]]:
-        parts: list[Coroutine[Any, Any, None]] = [self.mover.run(), self.retention()]
+        named: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+            "mover": self.mover.run,
+            "retention": self.retention,
+        }
         if self.uploader is not None:
-            parts.append(self.uploader.run())
-        return parts
+            named["uploader"] = self.uploader.run
+        return [supervised(f"storage {name}", part, self._failed) for name, part in named.items()]
+
+    def _failed(self, message: str) -> None:
+        self.device.error(ErrorCode.FAILED, message)
 
     async def retention(self) -> None:
         while True:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pydantic import JsonValue
 
 from roost.device import Device
+from roost.message import Message
 from roost.models import DeviceMeta, PropertySpec
 from roost.node import Node
 from roost.topics import RESERVED_PROPS
@@ -131,8 +132,16 @@ class CameraWatch:
             self.detecting = bool(values["detect"])
         return {"detect": self.detecting}
 
+    def _on_camera_availability(self, message: Message) -> None:
+        """No camera node, no frames: this device cannot see anything until it is back."""
+        self.device.set_available(message.payload == b"online")
+
     # the loop --------------------------------------------------------------------------
     async def run(self) -> None:
+        source_node = self.ref.partition("/")[0]
+        availability = await self.node.bus.subscribe(
+            self.node.topics.node_availability(source_node), self._on_camera_availability
+        )
         await self.feed.start()
         loop = asyncio.get_running_loop()
         due = loop.time()
@@ -149,6 +158,7 @@ class CameraWatch:
                 await asyncio.sleep(due - now)
         finally:
             await self.feed.stop()
+            await availability.remove()
 
     async def _process(self, frame: FeedFrame) -> None:
         started = time.perf_counter()

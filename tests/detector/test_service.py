@@ -31,16 +31,24 @@ async def test_no_config_watches_any_camera_and_reports_motion(
     async with (
         Watcher(bus, f"{t.prefix}/#") as seen,
         running_detector(detector_settings(roost_settings)),
-        running_camera(cameras),
     ):
-        state = await seen.wait_json(
-            t.state("detector", "demo"), lambda s: s["motion"] is True, timeout=10
+        async with running_camera(cameras):
+            state = await seen.wait_json(
+                t.state("detector", "demo"), lambda s: s["motion"] is True, timeout=10
+            )
+            assert state["source"] == "shm" and state["occupied"] is False
+            # The camera shows the detector's motion too.
+            await seen.wait_json(t.state("camera", "demo"), lambda s: s["motion"] is True)
+            model = await seen.wait_json(t.state("detector", "model"))
+            assert model["model"] == "OpenCV HOG people detector"
+            assert model["labels"] == "person"
+            await seen.wait_for(
+                lambda m: m.payload == b"online", topic=t.availability("detector", "demo")
+            )
+        # The camera stopped: the detector's view of it is unavailable, not frozen.
+        await seen.wait_for(
+            lambda m: m.payload == b"offline", topic=t.availability("detector", "demo")
         )
-        assert state["source"] == "shm" and state["occupied"] is False
-        # The camera shows the detector's motion too.
-        await seen.wait_json(t.state("camera", "demo"), lambda s: s["motion"] is True)
-        model = await seen.wait_json(t.state("detector", "model"))
-        assert model["model"] == "OpenCV HOG people detector" and model["labels"] == "person"
 
 
 async def test_frames_over_mqtt_when_the_ring_is_not_shared(
