@@ -8,6 +8,7 @@ spool and the archive are on different disks each is measured on its own.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -15,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from roost_camera.files import PART, OpenFiles, kind_of
+from roost_camera.files import PART, SUFFIXES, OpenFiles
 from roost_camera.mover import prune_empty_dirs
 from roost_camera.settings import StorageConfig
 
 log = logging.getLogger("roost_camera.deleter")
 
 MB = 1_000_000
+SUFFIX_NAMES = tuple(SUFFIXES)
 
 
 class DiskUsage(NamedTuple):
@@ -46,10 +48,10 @@ class Deleted:
     reason: str  # age, quota, free_space
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Candidate:
     mtime: float
-    path: Path
+    path: str  # a str, not a Path: a scan makes one per file, and Paths are slow to make
     root: Path
     size: int
     device: int
@@ -70,24 +72,37 @@ class Deleter:
         self.open_files = open_files
         self.probe = probe
         self.archive = archive or roots[-1]
+        self.usage: dict[Path, tuple[int, int]] = {}  # root → (bytes, files) after a sweep
 
     def candidates(self) -> list[_Candidate]:
-        found = []
+        """The writers' finished files under every root, oldest first."""
+        found: list[_Candidate] = []
         for root in self.roots:
-            if not root.is_dir():
-                continue
-            for path in root.rglob("*"):
-                if path.name.endswith(PART) or kind_of(path) is None or path in self.open_files:
-                    continue
-                try:
-                    stat = path.stat()
-                except FileNotFoundError:
-                    continue
-                if not path.is_file():
-                    continue
-                found.append(_Candidate(stat.st_mtime, path, root, stat.st_size, stat.st_dev))
-        found.sort(key=lambda c: (c.mtime, str(c.path)))
+            self._walk(root, root, found)
+        found.sort(key=lambda c: (c.mtime, c.path))
         return found
+
+    def _walk(self, root: Path, folder: Path, found: list[_Candidate]) -> None:
+        # os.scandir: one stat per file, no per-path objects for folders' listings.
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                self._walk(root, Path(entry.path), found)
+                continue
+            name = entry.name
+            if name.endswith(PART) or not name.endswith(SUFFIX_NAMES):
+                continue
+            path = entry.path
+            if path in self.open_files:
+                continue
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            found.append(_Candidate(stat.st_mtime, path, root, stat.st_size, stat.st_dev))
 
     def sweep(self, now: float | None = None) -> list[Deleted]:
         """Delete what retention says must go; returns what was deleted."""
@@ -95,21 +110,22 @@ class Deleter:
         cfg = self.config
         files = self.candidates()
         deleted: list[Deleted] = []
-        gone: set[Path] = set()
+        gone: set[str] = set()
 
         def drop(candidate: _Candidate, reason: str) -> bool:
             if candidate.path in self.open_files:  # a writer opened it since the scan
                 return False
+            path = Path(candidate.path)
             try:
-                candidate.path.unlink()
+                path.unlink()
             except FileNotFoundError:
                 return False
             except OSError as exc:
                 log.error("cannot delete %s: %s", candidate.path, exc)
                 return False
             gone.add(candidate.path)
-            deleted.append(Deleted(candidate.path, candidate.root, candidate.size, reason))
-            prune_empty_dirs(candidate.path.parent, candidate.root)
+            deleted.append(Deleted(path, candidate.root, candidate.size, reason))
+            prune_empty_dirs(path.parent, candidate.root)
             return True
 
         if cfg.max_age_hours is not None:
@@ -138,4 +154,11 @@ class Deleter:
                         deficit -= candidate.size
         for item in deleted:
             log.info("deleted %s (%s)", item.path, item.reason)
+        self.usage = {
+            root: (
+                sum(c.size for c in files if c.root == root and c.path not in gone),
+                sum(1 for c in files if c.root == root and c.path not in gone),
+            )
+            for root in self.roots
+        }
         return deleted

@@ -66,19 +66,24 @@ def camera_of(relative: Path) -> str:
 
 
 class OpenFiles:
-    """Paths being written right now (shared by the writers, the mover and the deleter)."""
+    """Paths being written right now (shared by the writers, the mover and the deleter).
+
+    Paths are compared as given: everyone builds them from the same resolved spool and
+    archive roots (resolving each one again would cost a retention scan dearly).
+    """
 
     def __init__(self) -> None:
-        self._paths: set[Path] = set()
+        self._paths: set[str] = set()
 
     def add(self, path: Path) -> None:
-        self._paths.add(path.resolve())
+        self._paths.add(str(path))
 
     def discard(self, path: Path) -> None:
-        self._paths.discard(path.resolve())
+        self._paths.discard(str(path))
 
     def __contains__(self, path: object) -> bool:
-        return isinstance(path, Path) and path.resolve() in self._paths
+        """`path` as a Path or a str."""
+        return str(path) in self._paths
 
     def __len__(self) -> int:
         return len(self._paths)

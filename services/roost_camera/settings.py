@@ -93,7 +93,7 @@ class StorageConfig(Section):
     max_age_hours: float | None = Field(default=168.0, gt=0)
     min_free_mb: float = Field(default=1024.0, ge=0)
     max_archive_mb: float | None = Field(default=None, gt=0)
-    check_interval: float = Field(default=60.0, ge=0.05)
+    check_interval: float = Field(default=300.0, ge=0.05)
     move_delay: float = Field(default=0.0, ge=0)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from roost.device import Device
@@ -18,7 +17,7 @@ from roost.errors import ErrorCode
 from roost.models import DeviceMeta, PropertySpec
 from roost.node import Node
 from roost_camera.deleter import MB, Deleter, DiskProbe, disk_usage
-from roost_camera.files import PART, FinishedFile, OpenFiles, kind_of
+from roost_camera.files import FinishedFile, OpenFiles
 from roost_camera.mover import Mover
 from roost_camera.settings import Settings
 from roost_camera.uploader import PendingUpload, Uploader
@@ -57,17 +56,6 @@ STORAGE_META = DeviceMeta(
         ),
     },
 )
-
-
-def _usage(root: Path) -> tuple[int, int]:
-    """Bytes and count of the writers' files under `root`."""
-    total = count = 0
-    if root.is_dir():
-        for path in root.rglob("*"):
-            if kind_of(path) is not None and not path.name.endswith(PART) and path.is_file():
-                total += path.stat().st_size
-                count += 1
-    return total, count
 
 
 class Storage:
@@ -182,11 +170,13 @@ class Storage:
         await self.report_usage()
 
     async def report_usage(self) -> None:
-        spool_bytes, spool_files = await asyncio.to_thread(_usage, self.spool)
+        """Usage as the last retention pass counted it (one scan serves both)."""
+        usage = self.deleter.usage
+        spool_bytes, spool_files = usage.get(self.spool, (0, 0))
         if self.spool == self.archive:
             archive_bytes, archive_files = 0, 0
         else:
-            archive_bytes, archive_files = await asyncio.to_thread(_usage, self.archive)
+            archive_bytes, archive_files = usage.get(self.archive, (0, 0))
         disk = await asyncio.to_thread(self.probe, self.archive)
         self.device.update(
             spool_mb=spool_bytes / MB,
