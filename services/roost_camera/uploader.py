@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from roost_camera.files import PART, FinishedFile
@@ -59,42 +58,6 @@ class Target(ABC):
     def describe(self) -> str: ...
 
 
-class HttpTarget(Target):
-    """multipart/form-data POST: the file, plus `camera`, `kind`, `path` (relative, with its
-    dated folders), `start` and `end` fields."""
-
-    def __init__(self, config: UploadConfig) -> None:
-        assert config.target is not None
-        self.url = config.target
-        self.field = config.field_name
-        self.client = httpx.AsyncClient(timeout=config.timeout, headers=config.headers)
-
-    async def send(self, entry: PendingUpload, path: Path) -> None:
-        fields = {
-            "camera": entry.camera,
-            "kind": entry.kind,
-            "path": entry.file,
-            "start": str(entry.start),
-            "end": str(entry.end),
-        }
-        content_type = "video/mp4" if entry.kind == "segment" else "image/jpeg"
-        try:
-            with path.open("rb") as handle:
-                response = await self.client.post(
-                    self.url, data=fields, files={self.field: (path.name, handle, content_type)}
-                )
-        except httpx.HTTPError as exc:
-            raise UploadError(f"POST {self.url}: {type(exc).__name__} {exc}".strip()) from None
-        if response.status_code >= 300:
-            raise UploadError(f"POST {self.url}: HTTP {response.status_code}")
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-    def describe(self) -> str:
-        return self.url
-
-
 class DirectoryTarget(Target):
     """A copy into a directory, keeping `<camera>/<date>/` folders. The directory itself
     must exist: a missing mount point is a failure, never a folder filling the root disk."""
@@ -125,6 +88,9 @@ class DirectoryTarget(Target):
 def make_target(config: UploadConfig) -> Target:
     target = config.target or ""
     if target.startswith(("http://", "https://")):
+        # Imported only when used: httpx and its TLS stack cost ~15 MB of RSS.
+        from roost_camera.http_target import HttpTarget
+
         return HttpTarget(config)
     return DirectoryTarget(config)
 
