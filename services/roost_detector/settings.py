@@ -27,6 +27,9 @@ class TrackingConfig(Section):
     min_hits: int = Field(default=2, ge=1, description="detections before an event starts")
     end_after: float = Field(default=3.0, gt=0, description="seconds unseen → event ends")
     iou: float = Field(default=0.2, gt=0, le=1, description="overlap that continues a track")
+    max_distance: float = Field(
+        default=1.0, ge=0, description="else: centre distance, in box sizes, that continues it"
+    )
     update_interval: float = Field(default=1.0, ge=0)
 
 
@@ -51,6 +54,7 @@ class DetectorSection(Section):
     min_score: float = Field(default=0.6, ge=0, le=1)
     track: list[str] | None = Field(default=None, description="labels to report; None: all")
     threads: int = Field(default=1, ge=1, le=64, description="OpenCV threads")
+    regions: bool = Field(default=True, description="detect only round motion and objects")
     snapshot_quality: int = Field(default=85, ge=10, le=100)
     model: ModelConfig = Field(default_factory=HogConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)

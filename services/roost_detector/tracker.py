@@ -1,6 +1,8 @@
 """Following objects across frames, and the event phases that come of it.
 
-Detections continue the track of the same label they overlap most (IoU, greedy). A track
+Detections continue the track of the same label they fit best (greedy): first by overlap
+(IoU) with the track's last box or where its speed says it is now, else by distance from
+that predicted place, so someone walking past a few missed frames stays one object. A track
 becomes an event (`start`) after `min_hits` detections, sends `update` when its top score
 rises or its box moves (at most every `update_interval`), and `end`s once it has not
 been seen for `end_after` seconds. These are Frigate's new/update/end.
@@ -8,6 +10,7 @@ been seen for `end_after` seconds. These are Frigate's new/update/end.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Literal
@@ -37,6 +40,14 @@ class Track:
     sent_at: float = 0.0
     sent_box: Box | None = None
     sent_top: float = 0.0
+    velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second of the box's centre
+
+    def predict(self, ts: float) -> Box:
+        """Where the box should be at `ts`, moving as it has been."""
+        dt = max(0.0, ts - self.last_seen)
+        dx, dy = round(self.velocity[0] * dt), round(self.velocity[1] * dt)
+        x1, y1, x2, y2 = self.box
+        return (x1 + dx, y1 + dy, x2 + dx, y2 + dy)
 
     def data(self, camera: str) -> dict[str, object]:
         return {
@@ -71,19 +82,17 @@ class Tracker:
         changes: list[TrackChange] = []
         pairs = sorted(
             (
-                (iou(track.box, det.box), index, track)
+                (fit, index, track)
                 for index, det in enumerate(detections)
                 for track in self.tracks
-                if track.label == det.label
+                if track.label == det.label and (fit := self._fit(track, det, ts)) is not None
             ),
             key=lambda item: item[0],
             reverse=True,
         )
         used_tracks: set[int] = set()
         used_dets: set[int] = set()
-        for overlap, index, track in pairs:
-            if overlap < self.config.iou:
-                break
+        for _, index, track in pairs:
             if id(track) in used_tracks or index in used_dets:
                 continue
             used_tracks.add(id(track))
@@ -117,7 +126,31 @@ class Tracker:
                     changes.append(TrackChange("end", track))
         return changes
 
+    def _fit(self, track: Track, det: Detection, ts: float) -> float | None:
+        """How well `det` continues `track`: above 1 by overlap, below 1 by distance, None
+        when it does not."""
+        predicted = track.predict(ts)
+        overlap = max(iou(track.box, det.box), iou(predicted, det.box))
+        if overlap >= self.config.iou:
+            return 1.0 + overlap
+        size = max(predicted[2] - predicted[0], predicted[3] - predicted[1], 1)
+        (px, py), (dx, dy) = _centre(predicted), _centre(det.box)
+        distance = math.hypot(px - dx, py - dy) / size
+        ratio = _area(det.box) / max(1, _area(track.box))
+        if distance <= self.config.max_distance and 0.5 <= ratio <= 2.0:
+            return 1.0 - 0.999 * distance / max(self.config.max_distance, 1e-9)
+        return None
+
     def _seen(self, track: Track, det: Detection, ts: float, frame: Pixels) -> None:
+        dt = ts - track.last_seen
+        if dt > 0:
+            (ox, oy), (nx, ny) = _centre(track.box), _centre(det.box)
+            vx, vy = (nx - ox) / dt, (ny - oy) / dt
+            # Smoothed: one jittery box should not send the prediction off.
+            track.velocity = (
+                0.5 * track.velocity[0] + 0.5 * vx,
+                0.5 * track.velocity[1] + 0.5 * vy,
+            )
         track.box = det.box
         track.score = det.score
         track.last_seen = ts
@@ -141,3 +174,11 @@ class Tracker:
         track.sent_at = ts
         track.sent_box = track.box
         track.sent_top = track.top_score
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _area(box: Box) -> int:
+    return max(0, box[2] - box[0]) * max(0, box[3] - box[1])

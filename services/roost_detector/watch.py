@@ -26,6 +26,7 @@ from roost_detector.engine import Engine
 from roost_detector.feed import FeedFrame, FrameFeed
 from roost_detector.motion import MotionDetector
 from roost_detector.plugins import ModelError
+from roost_detector.regions import regions
 from roost_detector.settings import CameraDetectConfig, DetectorSection
 from roost_detector.snapshot import annotated_jpeg
 from roost_detector.tracker import Track, TrackChange, Tracker
@@ -169,9 +170,15 @@ class CameraWatch:
             self.last_motion = time.time()
         detections: list[Detection] = []
         if self.detecting and (result.motion or self.tracker.tracks):
+            height, width = frame.pixels.shape[:2]
+            if self.section.regions:
+                boxes = result.boxes + [track.box for track in self.tracker.tracks]
+                areas = regions(boxes, width, height)
+            else:
+                areas = [(0, 0, width, height)]
             try:
                 async with self.engine.lock:
-                    found = await asyncio.to_thread(self.engine.detect, frame.pixels)
+                    found = await asyncio.to_thread(self.engine.detect_in, frame.pixels, areas)
             except ModelError as exc:
                 self.device.error("failed", str(exc))
                 found = []

@@ -6,13 +6,17 @@ import time
 
 import numpy as np
 
+from roost.node import Node
+from roost.settings import RoostSettings
 from roost_camera.settings import SyntheticSourceConfig
 from roost_camera.sources.synthetic import SyntheticSource
 from roost_detector.detection import Detection, iou, nms
+from roost_detector.engine import Engine
 from roost_detector.motion import MotionDetector
 from roost_detector.plugins import make_detector
 from roost_detector.plugins.haar import HaarConfig
 from roost_detector.plugins.hog import HogConfig
+from roost_detector.regions import regions
 from roost_detector.settings import MotionConfig, TrackingConfig
 from roost_detector.tracker import Tracker
 
@@ -79,6 +83,29 @@ def test_haar_finds_the_astronauts_face() -> None:
     assert faces[0].score > 0.9
 
 
+def test_regions_round_motion() -> None:
+    assert regions([], 640, 480) == []
+    # A small moving thing: a region big enough to hold a person, kept inside the frame.
+    [(x1, y1, x2, y2)] = regions([(600, 10, 620, 30)], 640, 480)
+    assert (x2 - x1, y2 - y1) == (128, 256) and x2 == 640 and y1 == 0
+    # Two far apart stay two; overlapping ones merge.
+    assert len(regions([(10, 10, 30, 30), (500, 300, 520, 320)], 640, 480)) == 2
+    assert len(regions([(100, 100, 150, 150), (160, 100, 200, 150)], 640, 480)) == 1
+    # Mostly the whole frame anyway: the whole frame.
+    assert regions([(50, 50, 600, 400)], 640, 480) == [(0, 0, 640, 480)]
+
+
+async def test_detection_in_regions_reports_frame_coordinates() -> None:
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[28:452] = person()
+    engine = Engine(Node(RoostSettings(), service="detector"), make_detector(HogConfig()))
+    [whole] = engine.detect_in(frame, [(0, 0, 640, 480)])
+    areas = [*regions([whole.box], 640, 480), (500, 0, 640, 256)]  # and an empty region
+    assert len(areas) == 2
+    [found] = engine.detect_in(frame, areas)
+    assert iou(found.box, whole.box) > 0.7
+
+
 def test_iou_and_nms() -> None:
     assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
     assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
@@ -112,6 +139,20 @@ def test_tracker_turns_detections_into_start_update_end() -> None:
     assert [(c.phase, c.track.id) for c in ended] == [("end", track_id)]
     assert ended[0].track.end == 2.2
     assert tracker.tracks == []
+    # Someone walking fast past a missed frame stays one object: where the speed says.
+    walker = Tracker(TrackingConfig(min_hits=2, end_after=2.0))
+    for ts, x in [(0.0, 0), (0.2, 24), (0.4, 48)]:
+        walker.update([Detection("person", 0.9, (x, 0, x + 100, 200))], ts, frame)
+    [track] = walker.tracks
+    # 0.6 s unseen, then 0.8 s later at x=96+: no overlap with the last box, but where
+    # the track's speed puts it.
+    changes = walker.update([Detection("person", 0.9, (150, 0, 250, 200))], 1.4, frame)
+    assert [(c.phase, c.track) for c in changes] == [("update", track)]
+    assert walker.tracks == [track] and track.box == (150, 0, 250, 200)
+    # Something far away is another object.
+    walker.update([Detection("person", 0.9, (600, 0, 700, 200))], 1.6, frame)
+    assert len(walker.tracks) == 2
+
     # A lone false positive never becomes an event and leaves quietly.
     tracker.update([Detection("person", 0.7, (0, 0, 5, 5))], 10.0, frame)
     assert tracker.expire(12.0) == []
