@@ -94,6 +94,7 @@ class H264Writer:
         self.open_files = open_files
         self.on_finished = on_finished
         self.segment: Segment | None = None
+        self.last_seq = 0
         self._closing: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -126,7 +127,9 @@ class H264Writer:
     async def _record(self) -> None:
         """Write ticks until recording stops or frames stop coming."""
         camera = self.camera
-        await camera.latest.newer_than(0)
+        # A frame newer than the last one written: after a stall, wait for fresh frames
+        # rather than spinning on the stale one.
+        await camera.latest.newer_than(self.last_seq)
         loop = asyncio.get_running_loop()
         due = loop.time()
         while camera.controls.recording:
@@ -136,6 +139,7 @@ class H264Writer:
                 await self._finish()  # the camera stopped: close the file, wait for frames
                 return
             await self._write(current, fps)
+            self.last_seq = current.seq
             due += 1.0 / fps
             late = loop.time() - due
             if late > 1.0 / fps:

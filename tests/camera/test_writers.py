@@ -127,3 +127,30 @@ async def test_files_left_by_a_crash_are_archived_at_start(
     archived = sorted(p.name for p in archive.rglob("*") if p.is_file())
     assert archived == ["front-20260102T030405.000Z.jpg", "front-20260102T030407.000Z.mp4"]
     assert not day.exists()  # the half-written JPEG is dropped, the empty folder pruned
+
+
+async def test_disabling_the_camera_closes_the_segment(
+    roost_settings: RoostSettings, bus: Bus, tmp_path: Path
+) -> None:
+    camera = small_camera(recording=True, segment_seconds=60)
+    settings = camera_settings(roost_settings, tmp_path, {"front": camera})
+    t = roost_settings.mqtt.topics()
+    async with (
+        Watcher(bus, f"{t.prefix}/camera/#") as seen,
+        running_camera(settings) as service,
+    ):
+        await seen.wait_json(t.state("camera", "front"), lambda s: s["status"] == "streaming")
+        # Let a few frames be encoded, then switch the camera off.
+        for _ in range(5):
+            await seen.wait_for(topic=t.blob("camera", "front", "frame"), since=seen.mark())
+        await bus.publish(t.set("camera", "front", "enabled"), "off")
+        segment = await seen.wait_json(
+            t.event("camera", "front"), lambda e: e["event_type"] == "segment", timeout=10
+        )
+        assert 0 < segment["data"]["duration"] < 60
+        archived = await seen.wait_json(
+            t.event("camera", "storage"),
+            lambda e: e["event_type"] == "archived" and e["data"]["kind"] == "segment",
+        )
+        assert len(service.open_files) == 0
+    assert abs(probe_duration(Path(archived["data"]["path"])) - segment["data"]["duration"]) < 0.05
