@@ -94,8 +94,9 @@ class DetectorService:
             if config.enabled:
                 self.add_camera(device_id, config.source or f"camera/{device_id}", config)
 
-    def _on_frames(self, message: Message) -> None:
-        """A camera we do not watch yet sends frames: watch it (auto mode)."""
+    def _on_stream(self, message: Message) -> None:
+        """A frame descriptor or JPEG: to its camera's feed; in auto mode a camera not
+        watched yet is watched from this very message on."""
         try:
             parsed = self.node.topics.parse(message.topic)
         except TopicError:
@@ -103,24 +104,35 @@ class DetectorService:
         if parsed.kind is not TopicKind.BLOB or parsed.node is None or parsed.device is None:
             return
         ref = f"{parsed.node}/{parsed.device}"
-        if ref in self._sources or parsed.node == self.node.id:
-            return
-        device_id = parsed.device
-        if device_id in self.watches or device_id == MODEL_ID:
-            device_id = f"{parsed.node}-{parsed.device}"[:64].rstrip("-")
-        if device_id in self.watches:
-            return
-        self.add_camera(device_id, ref, CameraDetectConfig(source=ref))
+        device_id = self._sources.get(ref)
+        if device_id is None:
+            if not self.settings.detector.auto or parsed.node == self.node.id:
+                return
+            device_id = parsed.device
+            if device_id in self.watches or device_id == MODEL_ID:
+                device_id = f"{parsed.node}-{parsed.device}"[:64].rstrip("-")
+            if device_id in self.watches:
+                return
+            self.add_camera(device_id, ref, CameraDetectConfig(source=ref))
+        assert parsed.prop is not None
+        self.watches[device_id].feed.on_message(parsed.prop, message)
 
     # running ---------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[DetectorService]:
         self._configured()
-        async with self.node:
+        # Registered before the node connects, so the first connect makes them too. One
+        # set of subscriptions routes every camera's stream (no second copy per camera).
+        t = self.node.topics
+        for leaf in (FRAME_BLOB, JPEG_BLOB):
             if self.settings.detector.auto:
-                t = self.node.topics
-                for leaf in (FRAME_BLOB, JPEG_BLOB):
-                    await self.node.bus.subscribe(f"{t.prefix}/+/+/{leaf}", self._on_frames, qos=0)
+                await self.node.bus.subscribe(f"{t.prefix}/+/+/{leaf}", self._on_stream, qos=0)
+            else:
+                for ref in self._sources:
+                    source_node, _, camera = ref.partition("/")
+                    topic = t.blob(source_node, camera, leaf)
+                    await self.node.bus.subscribe(topic, self._on_stream, qos=0)
+        async with self.node:
             try:
                 yield self
             finally:

@@ -1,10 +1,10 @@
 """The frames of one camera, newest first: from its shared-memory ring when the ring is on
 this host, else from its low-rate JPEGs on MQTT.
 
-The camera announces every frame with a `FrameDescriptor` on `roost/<node>/<camera>/frame`;
-the feed keeps only the newest descriptor and JPEG ("high water mark 1"), so however slow
-detection is, nothing queues up: `take()` returns the newest frame not yet seen and the
-frames in between are counted as skipped.
+The camera announces every frame with a `FrameDescriptor` on `roost/<node>/<camera>/frame`
+(the service routes those messages here); the feed keeps only the newest descriptor and
+JPEG ("high water mark 1"), so however slow detection is, nothing queues up: `take()`
+returns the newest frame not yet seen and the frames in between are counted as skipped.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ import cv2
 import numpy as np
 from pydantic import ValidationError
 
-from roost.bus import Bus, Subscription
 from roost.message import Message
 from roost.shmring import FrameDescriptor, RingError, ShmRingReader
-from roost.topics import Topics
 from roost_detector.detection import Pixels
 
 log = logging.getLogger("roost_detector.feed")
@@ -42,14 +40,10 @@ class FeedFrame:
 
 
 class FrameFeed:
-    def __init__(
-        self, bus: Bus, topics: Topics, node: str, camera: str, transport: str = "auto"
-    ) -> None:
-        self.bus = bus
-        self.transport = transport
-        self.topics = topics
+    def __init__(self, node: str, camera: str, transport: str = "auto") -> None:
         self.node = node
         self.camera = camera
+        self.transport = transport
         self.descriptor: FrameDescriptor | None = None
         self.reader: ShmRingReader | None = None
         self.skipped = 0
@@ -59,22 +53,6 @@ class FrameFeed:
         self._jpeg: bytes | None = None
         self._jpeg_count = 0
         self._jpeg_taken = 0
-        self._subs: list[Subscription] = []
-
-    async def start(self) -> None:
-        t = self.topics
-        if self.transport != "mqtt":
-            frames = t.blob(self.node, self.camera, FRAME_BLOB)
-            self._subs.append(await self.bus.subscribe(frames, self._on_frame, qos=0))
-        if self.transport != "shm":
-            jpegs = t.blob(self.node, self.camera, JPEG_BLOB)
-            self._subs.append(await self.bus.subscribe(jpegs, self._on_jpeg, qos=0))
-
-    async def stop(self) -> None:
-        for sub in self._subs:
-            await sub.remove()
-        self._subs.clear()
-        self.close()
 
     def close(self) -> None:
         if self.reader is not None:
@@ -82,6 +60,13 @@ class FrameFeed:
             self.reader = None
 
     # arrivals (in the bus's dispatch loop: quick, no I/O) ------------------------------
+    def on_message(self, leaf: str, message: Message) -> None:
+        """A message on the camera's `frame` or `jpeg` topic."""
+        if leaf == FRAME_BLOB and self.transport != "mqtt":
+            self._on_frame(message)
+        elif leaf == JPEG_BLOB and self.transport != "shm":
+            self._on_jpeg(message)
+
     def _on_frame(self, message: Message) -> None:
         try:
             self.descriptor = FrameDescriptor.model_validate_json(message.payload)

@@ -109,7 +109,7 @@ class CameraWatch:
         if unknown:
             log.warning("%s: the model has no labels %s; ignored", device_id, ", ".join(unknown))
         transport = config.transport or section.transport
-        self.feed = FrameFeed(node.bus, node.topics, source_node, source_camera, transport)
+        self.feed = FrameFeed(source_node, source_camera, transport)
         self.motion = MotionDetector(section.motion)
         self.tracker = Tracker(section.tracking)
         self.detecting = True
@@ -143,7 +143,6 @@ class CameraWatch:
         availability = await self.node.bus.subscribe(
             self.node.topics.node_availability(source_node), self._on_camera_availability
         )
-        await self.feed.start()
         loop = asyncio.get_running_loop()
         due = loop.time()
         try:
@@ -158,7 +157,7 @@ class CameraWatch:
                     due = now  # detection is slower than asked: no catching up
                 await asyncio.sleep(due - now)
         finally:
-            await self.feed.stop()
+            self.feed.close()
             await availability.remove()
 
     async def _process(self, frame: FeedFrame) -> None:
