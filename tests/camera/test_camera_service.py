@@ -117,6 +117,12 @@ async def test_commands_change_the_camera_and_bad_ones_are_refused(
         assert error["code"] == "unknown_property"
 
         mark = seen.mark()
+        await bus.publish(t.set("camera", "front", "recording"), "on", retain=True)
+        error = await seen.wait_json(t.error("camera", "front"), since=mark)
+        assert error["code"] == "retained_command"  # ignored, and cleared from the broker
+        await seen.wait_for(lambda m: m.payload == b"", topic=t.set("camera", "front", "recording"))
+
+        mark = seen.mark()
         await bus.publish(t.set("camera", "front", "enabled"), "off")
         await seen.wait_json(
             state_topic, lambda s: s["enabled"] is False and s["status"] == "disabled", since=mark

@@ -26,6 +26,22 @@ def test_synthetic_frames_move_with_time() -> None:
     source.close()
 
 
+def test_synthetic_scene_over_a_looping_video(tmp_path: Path) -> None:
+    path = tmp_path / "background.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10, (80, 60))
+    for value in (0, 250):  # two frames: dark, then bright
+        writer.write(np.full((60, 80, 3), value, np.uint8))
+    writer.release()
+    config = SyntheticSourceConfig(
+        width=160, height=120, shapes=0, clock=False, noise=False, figure=False, video=path
+    )
+    source = make_source(config)
+    source.open()
+    means = [int(source.read(0).mean()) for _ in range(5)]
+    source.close()
+    assert [m > 128 for m in means] == [False, True, False, True, False]  # looped, scaled
+
+
 def test_synthetic_visitor_walks_in_and_out(tmp_path: Path) -> None:
     photo = np.zeros((100, 50, 3), np.uint8)
     photo[:] = (0, 0, 255)
