@@ -1,0 +1,105 @@
+"""Fixtures for the web UI's tests: the service running in-process on a free port, the
+stand-in nodes, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright
+
+from roost.node import Node
+from roost.settings import RoostSettings
+from roost_webui.server import WebUI
+from roost_webui.settings import Settings, WebuiSection
+
+CHROMIUM = os.environ.get("ROOST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "webui"
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "services" / "img"
+ADMIN_SECRET = "correct-horse-battery-staple"
+
+
+def webui_settings(base: RoostSettings, **webui: Any) -> Settings:
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": 0, **webui}
+    return Settings(mqtt=base.mqtt, node=base.node, webui=WebuiSection(**options))
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[WebUI]:
+    """The web UI as `roost-webui` runs it, on a free port, until the block ends."""
+    ui = WebUI(settings)
+    await ui.prepare()
+    await ui.node.start()
+    task = asyncio.create_task(ui.run())
+    try:
+        ready = asyncio.create_task(ui.ready.wait())
+        done, _ = await asyncio.wait({ready, task}, timeout=10, return_when="FIRST_COMPLETED")
+        if task in done:
+            task.result()
+        assert ready in done, "web UI did not start"
+        await asyncio.wait_for(ui.feed.synced.wait(), 10)
+        yield ui
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await ui.node.stop()
+
+
+@contextlib.asynccontextmanager
+async def nodes_running(*nodes: Node) -> AsyncIterator[None]:
+    for node in nodes:
+        await node.start()
+    try:
+        for node in nodes:
+            await node.wait_online(10)
+        yield
+    finally:
+        for node in nodes:
+            await node.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if not path:
+        pytest.fail("Debian's chromium is missing: scripts/test installs it (apt-get install chromium)")
+    return path
+
+
+@pytest_asyncio.fixture
+async def browser(chromium_path: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save a screenshot as a test artifact (and as the docs' picture when
+    ROOST_DOC_SCREENSHOTS=1)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("ROOST_DOC_SCREENSHOTS") == "1":
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOC_IMAGES / f"webui-{name}.png")
+    return path
