@@ -61,6 +61,10 @@ class BlobCache:
     def on_blob(self, listener: BlobListener) -> None:
         self._listeners.append(listener)
 
+    def versions(self) -> dict[str, int]:
+        """`node/device/prop` → the version of the picture held now."""
+        return {f"{ref}/{prop}": blob.version for (ref, prop), blob in self.blobs.items()}
+
     def get(self, ref: str, prop: str) -> Blob | None:
         return self.blobs.get((ref, prop))
 

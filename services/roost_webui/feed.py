@@ -107,7 +107,7 @@ class StateFeed:
             return
         self.connected = connected
         if connected:
-            log.info("broker connection is back")
+            log.info("connected to the broker")
         else:
             log.warning("lost the broker; showing the last known state as stale")
         for listener in list(self._on_connection):

@@ -56,8 +56,14 @@ class LiveClient:
 
 
 class LiveHub:
-    def __init__(self, view: Callable[[], StateView], queue_size: int) -> None:
+    def __init__(
+        self,
+        view: Callable[[], StateView],
+        queue_size: int,
+        blob_versions: Callable[[], dict[str, int]],
+    ) -> None:
         self._view = view
+        self._blob_versions = blob_versions
         self.queue_size = queue_size
         self.clients: set[LiveClient] = set()
         self.broker_connected = False
@@ -77,6 +83,7 @@ class LiveHub:
             "type": "snapshot",
             "broker": self.broker_connected,
             **wire.snapshot_json(self._view()),
+            "blobs": self._blob_versions(),
         }
 
     def on_change(self, change: Change) -> None:

@@ -58,7 +58,7 @@ class WebUI:
         self.feed = StateFeed(bus)
         self.blobs = BlobCache(bus, lambda: self.feed.view)
         self.events = RecentEvents(config.events_kept)
-        self.hub = LiveHub(lambda: self.feed.view, config.client_queue)
+        self.hub = LiveHub(lambda: self.feed.view, config.client_queue, self.blobs.versions)
         self.commands = CommandTracker(bus, lambda: self.feed.view, config.command_timeout)
         data = settings.data_path("webui")
         self.sessions = SessionStore(data / "sessions.json", config.session_hours * 3600)

@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,12 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
 from roost.node import Node
+from roost.secrets import store_admin_secret
 from roost.settings import RoostSettings
 from roost_webui.server import WebUI
 from roost_webui.settings import Settings, WebuiSection
+
+from . import standins
 
 CHROMIUM = os.environ.get("ROOST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -77,7 +81,9 @@ async def nodes_running(*nodes: Node) -> AsyncIterator[None]:
 def chromium_path() -> str:
     path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if not path:
-        pytest.fail("Debian's chromium is missing: scripts/test installs it (apt-get install chromium)")
+        pytest.fail(
+            "Debian's chromium is missing: scripts/test installs it (apt-get install chromium)"
+        )
     return path
 
 
@@ -103,3 +109,85 @@ async def screenshot(page: Page, name: str) -> Path:
         DOC_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOC_IMAGES / f"webui-{name}.png")
     return path
+
+
+@dataclass
+class Demo:
+    """The web UI with every stand-in running, and the admin secret set."""
+
+    ui: WebUI
+    settings: Settings
+    greenhouse: standins.Greenhouse
+    recorder: standins.Recorder
+    supervisor: standins.Supervisor
+    engine: standins.Engine
+    cameras: standins.Cameras
+
+    @property
+    def url(self) -> str:
+        return self.ui.url
+
+
+KNOWN_HISTORY = {
+    "i2c-bridge/bme280-76/temperature",
+    "i2c-bridge/bme280-76/humidity",
+    "i2c-bridge/bme280-76/pressure",
+    "i2c-bridge/pca9685-40/ch0_duty",
+}
+
+
+@contextlib.asynccontextmanager
+async def demo_system(
+    base: RoostSettings, *, admin: bool = True, **webui: Any
+) -> AsyncIterator[Demo]:
+    if admin:
+        store_admin_secret(base.node.data_dir, ADMIN_SECRET)
+    greenhouse = standins.greenhouse(base)
+    recorder = standins.recorder(base, set(KNOWN_HISTORY))
+    supervisor = standins.supervisor(base, ["i2c-bridge", "recorder"])
+    engine = standins.engine(base)
+    cameras = standins.cameras(base)
+    settings = webui_settings(base, **webui)
+    nodes = [
+        greenhouse.node,
+        recorder.node,
+        supervisor.node,
+        engine.node,
+        cameras.camera_node,
+        cameras.detector_node,
+    ]
+    async with nodes_running(*nodes), running(settings) as ui:
+        # the web UI has seen every stand-in's retained state
+        await wait_for_view(ui, lambda: sum(1 for _ in ui.feed.view.devices()) >= 9)
+        yield Demo(ui, settings, greenhouse, recorder, supervisor, engine, cameras)
+
+
+async def wait_for_view(ui: WebUI, check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until the web UI's mirror satisfies `check`, looking again at every change."""
+    if check():
+        return
+    satisfied = asyncio.Event()
+
+    def look(_: object) -> None:
+        if check():
+            satisfied.set()
+
+    remove = ui.feed.view.add_listener(look)
+    try:
+        await asyncio.wait_for(satisfied.wait(), timeout)
+    finally:
+        remove()
+
+
+@pytest_asyncio.fixture
+async def demo(roost_settings: RoostSettings) -> AsyncIterator[Demo]:
+    async with demo_system(roost_settings) as system:
+        yield system
+
+
+async def login(page: Page, url: str, secret: str = ADMIN_SECRET) -> None:
+    await page.goto(url + "/")
+    await page.fill("#secret", secret)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(url + "/")
+    await page.wait_for_selector("#link-state.ok")

@@ -4,10 +4,10 @@
 import { h, clear } from "./dom.js";
 import { formatNumber, clock } from "./format.js";
 
-const W = 640, H = 220, PAD = { l: 48, r: 12, t: 10, b: 24 };
+const H = 200, PAD = { l: 48, r: 12, t: 10, b: 24 };
 
 export function timeChart(spec) {
-  const svg = h("svg.chart", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" });
+  const svg = h("svg.chart", { role: "img", height: H });
   const readout = h("div.chart-readout");
   const el = h("div.chart-box", svg, readout);
   let points = [];      // [ts, min, max, mean]
@@ -30,8 +30,16 @@ export function timeChart(spec) {
     draw();
   };
 
+  // Drawn at the box's own width in pixels, so text is never stretched; redrawn on resize.
+  let W = 640;
+  new ResizeObserver(() => {
+    const width = Math.round(el.clientWidth);
+    if (width && width !== W) { W = width; draw(); }
+  }).observe(el);
+
   function draw() {
     clear(svg);
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     const start = end - span;
     const shown = points.filter((p) => p[0] >= start);
     svg.dataset.points = String(shown.length);

@@ -139,7 +139,7 @@ function select(spec, send) {
 }
 
 function image(device, prop, store) {
-  const img = h("img.snapshot", { alt: `${device.ref} ${prop}`, loading: "lazy" });
+  const img = h("img.snapshot", { alt: `${device.ref} ${prop}`, hidden: true });
   const empty = h("span.value.muted", { text: "no picture yet" });
   const el = h("span.image", img, empty);
   const load = (version) => {
@@ -149,7 +149,7 @@ function image(device, prop, store) {
     empty.hidden = true;
   };
   img.addEventListener("error", () => { img.hidden = true; empty.hidden = false; });
-  load(store.blobVersions.get(`${device.ref}/${prop}`) || 1);
+  load(store.blobVersions.get(`${device.ref}/${prop}`));
   return { el, update() {}, blob: load };
 }
 

@@ -20,6 +20,8 @@ export function formatValue(value, spec) {
   if (value === null || value === undefined) return "—";
   if (spec?.kind === "switch") return value ? "on" : "off";
   if (spec?.kind === "number") {
+    if (spec.unit === "B" && typeof value === "number") return bytes(value);
+    if (spec.unit === "s" && typeof value === "number" && value >= 120) return duration(value);
     const unit = spec.unit ? ` ${spec.unit}` : "";
     return formatNumber(value, spec) + unit;
   }

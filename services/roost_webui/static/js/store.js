@@ -32,6 +32,7 @@ export class Store extends EventTarget {
         this.nodes = new Map(message.nodes.map((n) => [n.id, n]));
         this.devices = new Map(message.devices.map((d) => [d.ref, d]));
         this.broker = message.broker;
+        this.blobVersions = new Map(Object.entries(message.blobs || {}));
         break;
       case "node":
         this.nodes.set(message.node.id, message.node);

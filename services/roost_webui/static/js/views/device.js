@@ -37,20 +37,23 @@ export default function device(root, store, args) {
     const section = h("section.history", h("div.toolbar", h("h2", "History"), h("span.ranges", buttons)), note);
     for (const [prop, spec] of numeric) {
       const chart = timeChart(spec);
+      chart.note = h("span.muted.small.chart-note");
       charts.set(prop, chart);
-      section.append(h("figure.chart-card", { dataset: { prop } }, h("figcaption", label(prop, spec) + (spec.unit ? ` (${spec.unit})` : "")), chart.el));
+      section.append(h("figure.chart-card", { dataset: { prop } }, h("figcaption", label(prop, spec) + (spec.unit ? ` (${spec.unit})` : ""), " ", chart.note), chart.el));
     }
     root.append(section);
     const load = async () => {
       buttons.forEach((b) => b.classList.toggle("active", b.dataset.range === range));
       note.textContent = "";
       await Promise.all([...charts].map(async ([prop, chart]) => {
+        chart.note.textContent = "";
         try {
           const data = await api.get(`/api/history?device=${encodeURIComponent(ref)}&prop=${prop}&range=${range}`);
           chart.setData(data.points || [], RANGES[range]);
         } catch (err) {
           chart.setData([], RANGES[range]);
-          note.textContent = err.code === "no_recorder" ? "No recorder is online, so there is no history; live values are drawn as they arrive." : `History: ${err.message}`;
+          if (err.code === "no_recorder") note.textContent = "No recorder is online, so there is no history; live values are drawn as they arrive.";
+          else chart.note.textContent = `— ${err.message}`;
         }
       }));
     };
