@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from roost.bus import Bus
 from roost.node import Node
 from roost.secrets import store_admin_secret
 from roost.settings import RoostSettings
@@ -87,8 +88,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest_asyncio.fixture
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
+# Every test of this folder runs in its module's event loop (`pytestmark` in each module),
+# so one Chromium serves a whole module: starting it is most of a browser test's cost.
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium(chromium_path: str) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
@@ -97,6 +100,23 @@ async def browser(chromium_path: str) -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser(chromium: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh browser profile (no cookies) for one test."""
+    context = await chromium.new_context()
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def bus(roost_settings: RoostSettings) -> AsyncIterator[Bus]:
+    """The plugin's `bus`, in the module's event loop."""
+    async with Bus(roost_settings.mqtt, reconnect=False) as client:
+        yield client
 
 
 async def screenshot(page: Page, name: str) -> Path:
@@ -179,7 +199,7 @@ async def wait_for_view(ui: WebUI, check: Callable[[], bool], timeout: float = 5
         remove()
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def demo(roost_settings: RoostSettings) -> AsyncIterator[Demo]:
     async with demo_system(roost_settings) as system:
         yield system

@@ -24,6 +24,8 @@ from roost.testing.plugin import settings_for
 
 from .conftest import ADMIN_SECRET, Demo, demo_system, running, webui_settings
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 PAGES_AND_API = [
     ("GET", "/"),
     ("GET", "/static/js/main.js"),
@@ -68,7 +70,7 @@ async def logged_in(base_url: str, secret: str = ADMIN_SECRET) -> httpx.AsyncCli
     return client
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def client(demo: Demo) -> AsyncIterator[httpx.AsyncClient]:
     session = await logged_in(demo.url)
     try:
