@@ -440,3 +440,24 @@ async def _wait_disconnected(demo: Demo) -> None:
     demo.ui.feed.on_connection(lambda up: None if up else gone.set())
     if demo.ui.feed.connected:
         await asyncio.wait_for(gone.wait(), 10)
+
+
+async def test_devices_gone_during_an_outage_leave_no_ghosts(
+    own_mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    base = settings_for(own_mosquitto, tmp_path)
+    async with demo_system(base) as demo:
+        client = await logged_in(demo.url)
+        refs = {d["ref"] for d in (await client.get("/api/devices")).json()["devices"]}
+        assert "camera/demo" in refs
+        own_mosquitto.stop()  # persistence off: the broker forgets every retained message
+        await _wait_disconnected(demo)
+        await demo.cameras.camera_node.stop()  # the camera goes away while nobody can hear
+        reset = asyncio.Event()
+        demo.ui.feed.on_reset(lambda view: reset.set())
+        own_mosquitto.start()
+        await asyncio.wait_for(reset.wait(), 30)
+        await demo.greenhouse.node.wait_online(30)
+        refs = {d["ref"] for d in (await client.get("/api/devices")).json()["devices"]}
+        assert "camera/demo" not in refs
+        await client.aclose()
