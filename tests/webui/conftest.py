@@ -124,7 +124,14 @@ async def screenshot(page: Page, name: str) -> Path:
     ROOST_DOC_SCREENSHOTS=1)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # a sticky header would be drawn in the middle of a full-page picture
+    await page.evaluate(
+        "document.querySelectorAll('.top, .banner').forEach(e => e.style.position = 'static')"
+    )
     await page.screenshot(path=str(path), full_page=True)
+    await page.evaluate(
+        "document.querySelectorAll('.top, .banner').forEach(e => e.style.position = '')"
+    )
     if os.environ.get("ROOST_DOC_SCREENSHOTS") == "1":
         DOC_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOC_IMAGES / f"webui-{name}.png")

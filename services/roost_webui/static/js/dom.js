@@ -5,7 +5,7 @@ export function h(tag, props, ...children) {
     ? document.createElementNS("http://www.w3.org/2000/svg", name)
     : document.createElement(name || "div");
   if (classes.length) el.classList.add(...classes);
-  if (props && (typeof props !== "object" || props instanceof Node || Array.isArray(props))) {
+  if (props !== null && props !== undefined && (typeof props !== "object" || props instanceof Node || Array.isArray(props))) {
     children.unshift(props);
     props = null;
   }
