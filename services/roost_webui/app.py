@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import string
 from pathlib import Path
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 from starlette.websockets import WebSocket
 
 from roost.errors import BusError, RequestTimeout, TopicError
@@ -77,6 +79,22 @@ async def read_form(request: Request, limit: int) -> dict[str, str] | None:
 def principal_of(request: Request) -> Principal:
     principal: Principal = request.scope["state"]["principal"]
     return principal
+
+
+class Assets(StaticFiles):
+    """The front end's files, revalidated on every load (a cheap 304) so an upgraded web
+    UI is never mixed with modules a browser cached from the old one."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["cache-control"] = "no-cache"
+        return response
 
 
 def build_app(ui: WebUI) -> Starlette:
@@ -399,6 +417,8 @@ def build_app(ui: WebUI) -> Starlette:
         return JSONResponse({"name": name, "token": token}, status_code=201)
 
     async def api_token_delete(request: Request) -> Response:
+        if principal_of(request).kind != "session":
+            raise ApiError(403, "forbidden", "API tokens are revoked from a logged-in page")
         name = request.path_params["name"]
         if not await ui.tokens.revoke(name):
             raise ApiError(404, "unknown_token", f"no token named {name!r}")
@@ -414,6 +434,8 @@ def build_app(ui: WebUI) -> Starlette:
         if hook is None:
             ui.guard.failed(client)
             return error_response(404, "unknown_webhook", "no such webhook")
+        if not ui.webhooks.allow(hook):
+            return error_response(429, "rate_limited", f"webhook {hook.id}: too many events")
         body = await read_json(request, settings.max_body)
         event_type, data = ui.webhooks.parse(hook, body, request.query_params.get("type"))
         event_id = ui.webhooks.emit(hook, event_type, data)
@@ -448,7 +470,7 @@ def build_app(ui: WebUI) -> Starlette:
         Route("/api/tokens/{name}", api_token_delete, methods=["DELETE"]),
         Route("/api/event/{token}", webhook, methods=["POST"]),
         WebSocketRoute("/ws", live),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", Assets(directory=STATIC), name="static"),
     ]
     return Starlette(
         routes=routes,

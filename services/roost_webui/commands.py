@@ -46,6 +46,7 @@ class Verdict:
 class _Pending:
     ref: str
     expected: dict[str, Any]
+    tolerance: dict[str, float]
     buttons: list[str]
     future: asyncio.Future[Verdict]
 
@@ -61,6 +62,7 @@ class CommandTracker:
         request_id = uuid.uuid4().hex[:16]
         props = device.meta.properties if device.meta else {}
         expected: dict[str, Any] = {}
+        tolerance: dict[str, float] = {}
         for prop, value in values.items():
             spec = props.get(prop)
             if spec is None or not spec.in_state:
@@ -68,9 +70,15 @@ class CommandTracker:
             # A value we cannot coerce goes out as given: the owner says why it refuses.
             with contextlib.suppress(CommandError):
                 expected[prop] = coerce_command(prop, spec, value)
+            # Hardware reports what it could do (a 12-bit duty is not exactly 40 %): half
+            # a step or half the last shown digit is the same setting.
+            steps = [spec.step / 2] if spec.step else []
+            if spec.precision is not None:
+                steps.append(0.5 * 10**-spec.precision)
+            tolerance[prop] = max(steps, default=0.0)
         buttons = [p for p in values if p in props and props[p].kind is PropertyKind.BUTTON]
         future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = _Pending(device.ref, expected, buttons, future)
+        self._pending[request_id] = _Pending(device.ref, expected, tolerance, buttons, future)
         try:
             topic = self.bus.topics.set(device.node, device.id)
             try:
@@ -80,18 +88,27 @@ class CommandTracker:
             try:
                 verdict = await asyncio.wait_for(future, self.timeout)
             except TimeoutError:
-                online = self._view().online(device)
-                why = "" if online else " (it is offline)"
                 return Verdict(
-                    "timeout",
-                    code="timeout",
-                    message=f"no answer from {device.ref} within {self.timeout:g} s{why}",
-                    id=request_id,
+                    "timeout", code="timeout", message=self._silence(device, values), id=request_id
                 )
             verdict.id = request_id
             return verdict
         finally:
             self._pending.pop(request_id, None)
+
+    def _silence(self, device: DeviceView, values: dict[str, Any]) -> str:
+        view = self._view()
+        try:
+            state = view.device(device.ref).state
+        except KeyError:
+            state = {}
+        waited = f"within {self.timeout:g} s"
+        if not view.online(device):
+            return f"no answer from {device.ref} {waited} (it is offline)"
+        shown = ", ".join(f"{p}={state.get(p)!r}" for p in values if p in state)
+        if shown:
+            return f"{device.ref} did not take the change {waited}: it reports {shown}"
+        return f"no answer from {device.ref} {waited}"
 
     def on_change(self, change: Change) -> None:
         if not self._pending or change.device is None:
@@ -112,7 +129,10 @@ class CommandTracker:
             for pending in list(self._pending.values()):
                 if pending.ref != change.ref or not pending.expected:
                     continue
-                if all(_same(device.state.get(p), v) for p, v in pending.expected.items()):
+                if all(
+                    _same(device.state.get(p), v, pending.tolerance.get(p, 0.0))
+                    for p, v in pending.expected.items()
+                ):
                     _settle(pending, Verdict("ok", state=dict(device.state)))
         elif change.kind is ChangeKind.EVENT and change.event is not None:
             event = change.event
@@ -138,7 +158,13 @@ def _settle(pending: _Pending, verdict: Verdict) -> None:
         pending.future.set_result(verdict)
 
 
-def _same(actual: Any, wanted: Any) -> bool:
-    if isinstance(actual, int | float) and isinstance(wanted, int | float):
-        return math.isclose(actual, wanted, rel_tol=1e-6, abs_tol=1e-9)
+def _same(actual: Any, wanted: Any, tolerance: float = 0.0) -> bool:
+    numbers = (int, float)
+    if (
+        isinstance(actual, numbers)
+        and isinstance(wanted, numbers)
+        and not isinstance(actual, bool)
+        and not isinstance(wanted, bool)
+    ):
+        return math.isclose(actual, wanted, rel_tol=1e-6, abs_tol=max(tolerance, 1e-9))
     return bool(actual == wanted)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from roost.errors import ConfigError
 from roost.mirror import Change, ChangeKind
 from roost.node import Node
 from roost_webui.app import build_app
@@ -126,11 +127,22 @@ class WebUI:
     async def run(self) -> None:
         """Serve HTTP until cancelled."""
         config = self.settings.webui
-        sock = socket.create_server((config.host, config.port), reuse_port=False)
+        try:
+            sock = socket.create_server((config.host, config.port), reuse_port=False)
+        except OSError as exc:
+            raise ConfigError(
+                f"[webui] cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
+            ) from None
         port = sock.getsockname()[1]
         self.url = config.public_url or f"http://{display_host(config.host)}:{port}"
         self.login_link.base_url = self.url
-        login_url = await asyncio.to_thread(self.login_link.rotate)
+        try:
+            login_url = await asyncio.to_thread(self.login_link.rotate)
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(
+                f"cannot write {self.login_link.path} ([node] data_dir): {exc.strerror or exc}"
+            ) from None
         server = _Server(
             uvicorn.Config(
                 self.app,

@@ -6,7 +6,9 @@ Assistant see it like any other device's event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from roost.device import Device
@@ -17,6 +19,10 @@ from roost_webui.auth import same
 from roost_webui.errors import ApiError
 from roost_webui.settings import WebhookSection
 
+# Events a webhook takes per second, so a runaway client cannot flood the broker and
+# every script behind it.
+WEBHOOK_RATE = 20
+
 
 @dataclass(frozen=True)
 class Webhook:
@@ -24,6 +30,7 @@ class Webhook:
     token: str
     events: list[str]
     device: Device
+    recent: deque[float] = field(default_factory=deque, compare=False)
 
 
 def webhook_meta(hook_id: str, spec: WebhookSection) -> DeviceMeta:
@@ -51,6 +58,15 @@ class Webhooks:
             if same(token, hook.token):
                 found = hook
         return found
+
+    def allow(self, hook: Webhook) -> bool:
+        now = time.monotonic()
+        while hook.recent and hook.recent[0] <= now - 1.0:
+            hook.recent.popleft()
+        if len(hook.recent) >= WEBHOOK_RATE:
+            return False
+        hook.recent.append(now)
+        return True
 
     def parse(self, hook: Webhook, body: Any, type_param: str | None) -> tuple[str, dict[str, Any]]:
         """The event type and data of a posted body: `{"event_type": "ring", "data": {...}}`,

@@ -16,6 +16,7 @@ interfaces.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Mapping
@@ -101,7 +102,20 @@ def pump_meta() -> DeviceMeta:
 async def _pump_set(device: Device, values: dict[str, JsonValue]) -> Mapping[str, JsonValue]:
     if values.get("label") == "fail":
         raise CommandError(ErrorCode.FAILED, "pump did not answer (stand-in)", prop="label")
+    if values.get("label") == "slow":
+        await asyncio.sleep(2)  # a chip that takes its time (longer than a short timeout)
     return {k: v for k, v in values.items() if k != "prime"}
+
+
+async def _pwm_set(device: Device, values: dict[str, JsonValue]) -> Mapping[str, JsonValue]:
+    """Like the PCA9685: a duty is 12 bits, so what is reported is the nearest of 4096."""
+    applied: dict[str, JsonValue] = {}
+    for prop, value in values.items():
+        if prop.endswith("_duty") and isinstance(value, int | float):
+            applied[prop] = round(round(value * 40.95) / 40.95, 4)
+        else:
+            applied[prop] = value
+    return applied
 
 
 @dataclass
@@ -116,7 +130,7 @@ def greenhouse(settings: RoostSettings) -> Greenhouse:
     node = Node(settings, service="i2c-bridge", node_id="i2c-bridge")
     air = node.add_device("bme280-76", bme280_meta())
     air.update(temperature=21.5, humidity=55.0, pressure=1013.2)
-    pwm = node.add_device("pca9685-40", pca9685_meta())
+    pwm = node.add_device("pca9685-40", pca9685_meta(), on_set=_pwm_set)
     initial: dict[str, JsonValue] = {"frequency": 200}
     for ch in range(CHANNELS):
         initial[f"ch{ch}_duty"] = 0
