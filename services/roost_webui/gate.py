@@ -17,7 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost_webui.auth import CSRF_HEADER, SESSION_COOKIE, Principal, same
 
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/static/login.css", "/static/icon.svg"})
+PUBLIC_PATHS = frozenset(
+    {"/login", "/healthz", "/static/login.css", "/static/login.js", "/static/icon.svg"}
+)
 PUBLIC_PREFIXES = ("/api/event/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -17,7 +17,7 @@ from roost.testing.broker import MosquittoBroker
 from roost.testing.plugin import settings_for
 
 from . import standins
-from .conftest import Demo, demo_system, login, screenshot
+from .conftest import ADMIN_SECRET, Demo, demo_system, login, screenshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -44,8 +44,9 @@ async def test_log_in_and_see_a_value_change_without_reload(
     await page.goto(demo.url + "/#/devices")
     # not logged in: the login page, which keeps where we were going
     await expect(page.locator("#secret")).to_be_visible()
-    await login(page, demo.url)
-    await page.goto(demo.url + "/#/devices")
+    await page.fill("#secret", ADMIN_SECRET)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(demo.url + "/#/devices")  # back where we were going
     temperature = page.locator(f'{AIR} [data-prop="temperature"] .value')
     await expect(temperature).to_have_text("21.50 °C")
     await page.evaluate("window.notReloaded = true")
@@ -255,3 +256,34 @@ async def test_screenshots_of_the_main_pages(demo: Demo, browser: BrowserContext
     await page.goto(demo.url + "/#/devices")
     await expect(page.locator(f'{AIR} [data-prop="temperature"] .value')).to_have_text("21.50 °C")
     await screenshot(page, "devices")
+
+
+async def test_group_by_area_and_filter(demo: Demo, browser: BrowserContext) -> None:
+    page = await open_page(browser, demo, "devices")
+    await expect(page.locator('section.group[data-group="i2c-bridge"] .card')).to_have_count(3)
+    await page.locator('select[aria-label="group by"]').select_option("area")
+    greenhouse = page.locator('section.group[data-group="greenhouse"] .card')
+    await expect(greenhouse).to_have_count(2)
+    await expect(page.locator('section.group[data-group="reservoir"] .card')).to_have_count(1)
+    await page.locator("input.filter").fill("pwm")
+    await expect(page.locator("section.card")).to_have_count(1)
+    await expect(page.locator(f"{PWM}")).to_be_visible()
+    # the choice is remembered
+    await page.reload()
+    await expect(page.locator('section.group[data-group="greenhouse"]')).to_be_visible()
+
+
+async def test_make_and_revoke_an_api_token_in_the_page(
+    demo: Demo, browser: BrowserContext
+) -> None:
+    page = await open_page(browser, demo, "access")
+    await page.locator('input[aria-label="token name"]').fill("node-red")
+    await page.locator("form.inline button").click()
+    shown = page.locator(".token-shown")
+    await expect(shown).to_contain_text("Token node-red (shown once): rst_")
+    token = (await shown.text_content() or "").rsplit(" ", 1)[-1]
+    assert demo.ui.tokens.check(token) == "node-red"
+    row = page.locator("tr", has_text="node-red")
+    await row.locator("button").click()
+    await expect(row).to_have_count(0)
+    assert demo.ui.tokens.check(token) is None
