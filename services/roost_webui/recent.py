@@ -4,7 +4,9 @@ went with them, script errors, button presses.
 Events are not retained on the broker, so this is what the web UI heard since it started
 (the recorder keeps the long history). Phases of one event (start/update/end) fold into
 one entry; a device that also has an image property (a detector's best snapshot) gets that
-picture attached to the event it belongs to.
+picture attached to the event it belongs to: the next event message that follows the
+picture within `SNAPSHOT_LEAD` (roost's detector publishes the picture first), else the
+device's open event still without one (a detector that publishes it after).
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from typing import Any
 from roost.mirror import Change, ChangeKind
 from roost_webui.blobs import Blob
 
-# A snapshot that arrives this soon before an event starts belongs to it (detectors may
-# publish the picture first).
+# A picture followed this soon by an event message belongs to that event.
 SNAPSHOT_LEAD = 2.0
 
 
@@ -73,25 +74,22 @@ class RecentEvents:
         if entry is None:
             entry = EventEntry(event.id, event.event_type, phase, event.ts, event.ts, event.data)
             ring.append(entry)
-            loose = self._loose.pop(change.ref, None)
-            if loose is not None and now - loose.received <= SNAPSHOT_LEAD:
-                entry.snapshot = loose
         else:
             entry.phase = phase
             entry.ts = event.ts
             entry.data = {**entry.data, **event.data}
+        loose = self._loose.pop(change.ref, None)
+        if loose is not None and now - loose.received <= SNAPSHOT_LEAD:
+            entry.snapshot = loose
         return entry
 
     def on_blob(self, ref: str, blob: Blob) -> EventEntry | None:
-        """A new picture on a device: it belongs to the device's latest event if that one
-        is still open, else it waits briefly for the event it announces."""
+        """A new picture on a device: held for the event message that follows it, and
+        meanwhile shown on the device's open event that has none yet."""
+        self._loose[ref] = blob
         ring = self._by_device.get(ref)
         latest = ring[-1] if ring else None
-        if latest is not None and latest.phase != "end":
+        if latest is not None and latest.phase != "end" and latest.snapshot is None:
             latest.snapshot = blob
             return latest
-        if latest is not None and latest.snapshot is None:
-            latest.snapshot = blob
-            return latest
-        self._loose[ref] = blob
         return None

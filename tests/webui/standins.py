@@ -28,10 +28,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from roost.device import Device
-from roost.errors import CommandError, ErrorCode
+from roost.errors import CommandError, ErrorCode, TopicError
 from roost.models import DeviceMeta, PropertySpec
 from roost.node import Node
 from roost.settings import RoostSettings
+from roost.topics import check_name
 
 CHANNELS = 4
 
@@ -200,15 +201,26 @@ def recorder(settings: RoostSettings, known: set[str]) -> Recorder:
 APP_STATES = ["stopped", "starting", "running", "stopping", "crashed", "backoff"]
 
 
+def _app_state_prop() -> str:
+    """INTERFACES.md names it `state`; this branch's library still reserves that name (a
+    topic level), so the stand-in says `status` until the library allows `state`."""
+    try:
+        check_name("state")
+    except TopicError:
+        return "status"
+    return "state"
+
+
+APP_STATE = _app_state_prop()
+
+
 def app_meta(name: str) -> DeviceMeta:
     return DeviceMeta(
         name=name,
         model="app",
         manufacturer="roost",
         properties={
-            # INTERFACES.md names this `state`, which the topic contract reserves (it is a
-            # device topic level); the web UI reads `state` or `status`.
-            "status": PropertySpec(kind="enum", options=APP_STATES),
+            APP_STATE: PropertySpec(kind="enum", options=APP_STATES),
             "pid": PropertySpec(kind="number"),
             "uptime": PropertySpec(kind="number", unit="s", precision=0),
             "restarts": PropertySpec(kind="number"),
@@ -241,20 +253,20 @@ def supervisor(settings: RoostSettings, apps: list[str]) -> Supervisor:
     async def act(device: Device, values: dict[str, JsonValue]) -> Mapping[str, JsonValue]:
         state = dict(device.values)
         if values.get("stop"):
-            return {"status": "stopped", "pid": None, "uptime": None, "exit_code": 0}
+            return {APP_STATE: "stopped", "pid": None, "uptime": None, "exit_code": 0}
         if values.get("start") or values.get("restart"):
             before = state.get("restarts")
             restarts = (before if isinstance(before, int) else 0) + (
                 1 if values.get("restart") else 0
             )
-            return {"status": "running", "pid": 4242, "uptime": 0, "restarts": restarts}
+            return {APP_STATE: "running", "pid": 4242, "uptime": 0, "restarts": restarts}
         return {}
 
     devices = {}
     for index, app in enumerate(apps):
         device = node.add_device(app, app_meta(app), on_set=act)
         device.update(
-            status="running",
+            {APP_STATE: "running"},
             pid=1000 + index,
             uptime=3600 + index,
             restarts=0,
@@ -403,7 +415,7 @@ def cameras(settings: RoostSettings) -> Cameras:
 
 
 def detect_person(detector: Device, score: float = 0.87) -> str:
-    """A detection in Frigate's shape: start, the best snapshot, then end."""
+    """A detection in Frigate's shape, picture first as roost's detector does it."""
     now = time.time()
     data = {
         "label": "person",
@@ -414,7 +426,7 @@ def detect_person(detector: Device, score: float = 0.87) -> str:
         "end": None,
         "camera": "camera/demo",
     }
-    event_id = detector.emit("person", data, phase="start")
     detector.publish_blob("snapshot", jpeg("person", 60))
+    event_id = detector.emit("person", data, phase="start")
     detector.update(person=1, motion=True, occupied=True)
     return event_id

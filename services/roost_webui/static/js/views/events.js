@@ -1,5 +1,5 @@
 // Recent events of one device, newest first, each with its picture when one came with it
-// (a detector's best snapshot) and the detection box drawn over it.
+// (a detector's best snapshot, which the detector draws its box on).
 import { h } from "../dom.js";
 import { api } from "../api.js";
 import { clock } from "../format.js";
@@ -24,19 +24,6 @@ export function eventItem(ref, event) {
   if (event.snapshot) {
     const img = h("img", { src: `/api/devices/${ref}/events/${event.id}/snapshot`, alt: `${event.event_type} snapshot`, loading: "lazy" });
     const frame = h("div.event-shot", img);
-    const box = event.data?.box;
-    if (Array.isArray(box) && box.length === 4) {
-      img.addEventListener("load", () => {
-        const [x1, y1, x2, y2] = box;
-        const scale = (v, n) => (v <= 1 ? v * 100 : (v / n) * 100);
-        const outline = h("span.box");
-        outline.style.left = `${scale(x1, img.naturalWidth)}%`;
-        outline.style.top = `${scale(y1, img.naturalHeight)}%`;
-        outline.style.width = `${scale(x2, img.naturalWidth) - scale(x1, img.naturalWidth)}%`;
-        outline.style.height = `${scale(y2, img.naturalHeight) - scale(y1, img.naturalHeight)}%`;
-        frame.append(outline);
-      }, { once: true });
-    }
     children.push(frame);
   }
   return h("li.event", { dataset: { id: event.id, type: event.event_type } }, children);
