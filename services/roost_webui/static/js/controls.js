@@ -36,7 +36,11 @@ export function propertyRow(store, device, prop, spec) {
   };
 
   const control = makeControl(store, device, prop, spec, send);
-  row.append(h("span.prop-label", { text: label(prop, spec) }), control.el, errorEl);
+  const name = label(prop, spec);
+  for (const input of control.el.matches("input, select, button") ? [control.el] : control.el.querySelectorAll("input, select")) {
+    if (!input.getAttribute("aria-label")) input.setAttribute("aria-label", name);
+  }
+  row.append(h("span.prop-label", { text: name }), control.el, errorEl);
   control.update(device.state?.[prop]);
   return {
     el: row,
@@ -80,7 +84,7 @@ function dial(spec, send) {
   const min = spec.min ?? 0;
   const max = spec.max ?? 100;
   const step = spec.step ?? "any";
-  const slider = h("input.slider", { type: "range", min, max, step, "aria-label": "set value" });
+  const slider = h("input.slider", { type: "range", min, max, step });
   const box = h("input.number", { type: "number", min, max, step, inputmode: "decimal" });
   const shown = h("span.value");
   let dragging = false;
