@@ -165,7 +165,10 @@ def build_app(ui: WebUI) -> Starlette:
         return response
 
     def safe_next(value: str | None) -> str:
+        """Only a path of this site: never `//host` or `/\\host`, which browsers follow off-site."""
         if not value or not value.startswith("/") or value.startswith("//"):
+            return "/"
+        if "\\" in value or not value.isprintable():
             return "/"
         parts = urlsplit(value)
         return value if not parts.scheme and not parts.netloc else "/"

@@ -115,6 +115,13 @@ async def test_login_with_the_admin_secret_sets_a_safe_cookie(demo: Demo) -> Non
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie
         assert answer.headers["content-security-policy"].startswith("default-src 'self'")
         assert (await client.get("/api/devices")).status_code == 200
+        # the page to go back to is only ever one of this site
+        for target in ("//evil.example/", "/\\evil.example", "https://evil.example/"):
+            async with httpx.AsyncClient(base_url=demo.url) as fresh:
+                page = await fresh.get("/login")
+                form = {"secret": ADMIN_SECRET, "nonce": nonce_of(page), "next": target}
+                away = await fresh.post("/login", data=form)
+                assert away.headers["location"] == "/", target
         # no session file holds the cookie's value
         stored = (demo.settings.data_path("webui", "sessions.json")).read_text()
         session_id = client.cookies["roost_session"]
