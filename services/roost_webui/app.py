@@ -174,7 +174,7 @@ def build_app(ui: WebUI) -> Starlette:
         return value if not parts.scheme and not parts.netloc else "/"
 
     async def logged_in(target: str, via: str) -> Response:
-        sid, _ = await ui.sessions.create(via)
+        sid, _ = await ui.sessions.create(via, ui.admin.fingerprint)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,

@@ -30,7 +30,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from roost.secrets import SecretRecord, load_admin_record, verify_secret, write_private
+from roost.secrets import (
+    SecretRecord,
+    admin_path,
+    load_admin_record,
+    verify_secret,
+    write_private,
+)
 
 log = logging.getLogger("roost_webui.auth")
 
@@ -56,6 +62,8 @@ class Session(BaseModel):
     expires: float
     csrf: str
     via: str
+    # which admin secret was in force: a new one (`roost init` again) ends every session
+    secret: str = ""
 
 
 class SessionStore:
@@ -77,11 +85,15 @@ class SessionStore:
         now = time.time()
         self._sessions = {k: s for k, s in loaded.items() if s.expires > now}
 
-    async def create(self, via: str) -> tuple[str, Session]:
+    async def create(self, via: str, secret: str) -> tuple[str, Session]:
         sid = secrets.token_urlsafe(32)
         now = time.time()
         session = Session(
-            created=now, expires=now + self.lifetime, csrf=secrets.token_urlsafe(24), via=via
+            created=now,
+            expires=now + self.lifetime,
+            csrf=secrets.token_urlsafe(24),
+            via=via,
+            secret=secret,
         )
         self._sessions[digest(sid)] = session
         await self._save()
@@ -159,17 +171,35 @@ class AdminSecret:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._verified: dict[str, float] = {}
+        self._cached: tuple[tuple[int, float] | None, SecretRecord | None] = (None, None)
 
     @property
     def configured(self) -> bool:
         return self._record() is not None
 
+    @property
+    def fingerprint(self) -> str:
+        """Names the admin secret in force (not the secret): "" when there is none."""
+        record = self._record()
+        return digest(record.hash)[:16] if record is not None else ""
+
     def _record(self) -> SecretRecord | None:
+        """The stored record, read again whenever the file changed (a new `roost init`)."""
+        path = admin_path(self.data_dir)
         try:
-            return load_admin_record(self.data_dir)
+            stat = path.stat()
+            stamp: tuple[int, float] | None = (stat.st_ino, stat.st_mtime)
+        except OSError:
+            stamp = None
+        if stamp == self._cached[0] and stamp is not None:
+            return self._cached[1]
+        try:
+            record = load_admin_record(self.data_dir)
         except (OSError, ValueError) as exc:
             log.error("cannot read the admin secret record: %s", exc)
-            return None
+            record = None
+        self._cached = (stamp, record)
+        return record
 
     async def check(self, secret: str) -> bool:
         """True if `secret` is the admin secret (read fresh, so a new `roost init` counts)."""

@@ -109,6 +109,8 @@ class WebUI:
         session = self.sessions.get(session_id)
         if session is None or session_id is None:
             return None
+        if session.secret != self.admin.fingerprint:
+            return None  # the admin secret changed since this login
         return Principal("session", session.via, session_id, session)
 
     async def principal_from_cookie(self, cookies: dict[str, str]) -> Principal | None:

@@ -17,6 +17,7 @@ import pytest_asyncio
 import websockets
 
 from roost.bus import Bus
+from roost.secrets import store_admin_secret
 from roost.settings import RoostSettings
 from roost.testing import Watcher
 from roost.testing.broker import MosquittoBroker
@@ -206,6 +207,17 @@ async def test_one_time_link_logs_in_once_and_rotates(roost_settings: RoostSetti
             fresh = path.read_text().strip()
             assert fresh != link
             assert (await other.get(fresh)).status_code == 303
+
+
+async def test_a_new_admin_secret_ends_every_session(demo: Demo) -> None:
+    client = await logged_in(demo.url)
+    assert (await client.get("/api/nodes")).status_code == 200
+    store_admin_secret(demo.settings.node.data_dir, "a-brand-new-secret")  # roost init again
+    assert (await client.get("/api/nodes")).status_code == 401
+    await client.aclose()
+    client = await logged_in(demo.url, "a-brand-new-secret")
+    assert (await client.get("/api/nodes")).status_code == 200
+    await client.aclose()
 
 
 async def test_sessions_survive_a_restart_of_the_web_ui(roost_settings: RoostSettings) -> None:
