@@ -153,9 +153,16 @@ class HistoryParams(BaseModel):
     step: float | None = None
 
 
-def known_value(ts: float) -> float:
-    """The stand-in recorder's series: a daily wave around 20 with a slow hourly ripple."""
-    return round(20 + 5 * math.sin(ts / 86400 * 2 * math.pi) + math.sin(ts / 3600 * 2 * math.pi), 3)
+# Each property's series: its level and how far a day swings it.
+SERIES = {"temperature": (20.0, 5.0), "humidity": (60.0, 12.0), "pressure": (1013.0, 4.0)}
+
+
+def known_value(ts: float, prop: str = "temperature") -> float:
+    """The stand-in recorder's series: a daily wave with a slow hourly ripple."""
+    level, swing = SERIES.get(prop, (50.0, 20.0))
+    day = math.sin(ts / 86400 * 2 * math.pi)
+    hour = math.sin(ts / 3600 * 2 * math.pi)
+    return round(level + swing * day + swing / 5 * hour, 3)
 
 
 @dataclass
@@ -185,7 +192,7 @@ def recorder(settings: RoostSettings, known: set[str]) -> Recorder:
         points: list[JsonValue] = []
         t = start - start % step
         while t <= end:
-            mean = known_value(t)
+            mean = known_value(t, params.prop)
             if params.step:
                 points.append([round(t, 3), mean - 0.5, mean + 0.5, mean, mean, 10])
             else:

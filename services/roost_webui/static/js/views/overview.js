@@ -20,7 +20,8 @@ function nodeCard(store, node) {
     h("div.sub", `${info.service || "?"} ${info.version || ""} · ${info.host || "?"}`),
     h("dl.facts",
       h("dt", "devices"), h("dd", `${devices.length}${down ? ` (${down} offline)` : ""}`),
-      h("dt", "uptime"), h("dd", node.online ? duration(stats.uptime) : "—"),
+      // from `info.started`: the stats behind it are only published every 30 s
+      h("dt", "uptime"), h("dd", node.online && info.started ? duration((Date.now() - Date.parse(info.started)) / 1000) : "—"),
       h("dt", "cpu"), h("dd", stats.cpu !== undefined ? `${stats.cpu} %` : "—"),
       h("dt", "memory"), h("dd", bytes(stats.rss)),
       h("dt", "loop lag"), h("dd", stats.loop_lag !== undefined ? `${stats.loop_lag} ms` : "—"),
