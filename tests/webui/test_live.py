@@ -1,0 +1,62 @@
+"""The WebSocket feed: a snapshot first, then changes; cross-origin pages refused; a page
+that cannot keep up is told to start again."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import websockets
+
+from roost_webui.live import CLOSE_TOO_SLOW, LiveClient
+
+from .conftest import Demo
+from .test_api import logged_in
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+async def test_snapshot_then_live_changes(demo: Demo) -> None:
+    client = await logged_in(demo.url)
+    cookie = f"roost_session={client.cookies['roost_session']}"
+    ws_url = demo.url.replace("http://", "ws://") + "/ws"
+    async with websockets.connect(
+        ws_url, additional_headers={"cookie": cookie, "origin": demo.url}
+    ) as socket:
+        snapshot = json.loads(await socket.recv())
+        assert snapshot["type"] == "snapshot" and snapshot["broker"] is True
+        refs = {d["ref"] for d in snapshot["devices"]}
+        assert {"i2c-bridge/bme280-76", "camera/demo", "supervisor/recorder"} <= refs
+        assert "camera/demo/snapshot" in snapshot["blobs"]
+        demo.greenhouse.air.update(humidity=61.0)
+        while True:
+            message = json.loads(await socket.recv())
+            if message["type"] == "state" and message["ref"] == "i2c-bridge/bme280-76":
+                break
+        assert message["state"]["humidity"] == 61.0
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        async with websockets.connect(
+            ws_url, additional_headers={"cookie": cookie, "origin": "http://evil.example"}
+        ):
+            pass
+    await client.aclose()
+
+
+async def test_sessions_cookie_is_needed_even_with_our_origin(demo: Demo) -> None:
+    ws_url = demo.url.replace("http://", "ws://") + "/ws"
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        async with websockets.connect(ws_url, additional_headers={"origin": demo.url}):
+            pass
+    async with httpx.AsyncClient(base_url=demo.url) as anonymous:
+        assert (await anonymous.get("/api/session")).status_code == 401
+
+
+async def test_a_page_that_falls_behind_is_told_to_start_again() -> None:
+    client = LiveClient(3)
+    for index in range(5):
+        client.put(f"message {index}")
+    assert client.overflowed and client.close_code == CLOSE_TOO_SLOW
+    queued = [client.queue.get_nowait() for _ in range(client.queue.qsize())]
+    assert queued[-1] is None  # the sender stops there and closes with CLOSE_TOO_SLOW
+    assert len(queued) == 3
