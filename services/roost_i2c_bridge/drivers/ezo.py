@@ -76,10 +76,11 @@ async def send(bus: I2cBus, address: int, command: str) -> None:
     await bus.write(address, command.encode("ascii"))
 
 
-async def query(bus: I2cBus, address: int, command: str, delay: float = COMMAND_DELAY) -> str:
-    """Write `command`, wait its processing time, read the reply."""
+async def query(bus: I2cBus, address: int, command: str, delay: float | None = None) -> str:
+    """Write `command`, wait its processing time (`COMMAND_DELAY` unless given), read the
+    reply."""
     await bus.write(address, command.encode("ascii"))
-    await asyncio.sleep(delay)
+    await asyncio.sleep(COMMAND_DELAY if delay is None else delay)
     for _ in range(MAX_POLLS):
         raw = await bus.read(address, RESPONSE_LENGTH)
         status = raw[0]
@@ -149,7 +150,7 @@ class CommandParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     command: str = Field(min_length=1, max_length=32, pattern=r"^[\x20-\x7e]+$")
-    wait: float = Field(default=COMMAND_DELAY, ge=0.3, le=5.0)
+    wait: float | None = Field(default=None, ge=0.3, le=5.0)  # s; None: 300 ms
 
 
 OptionsT = TypeVar("OptionsT", bound=EzoOptions)
@@ -179,7 +180,7 @@ class EzoDriver(Driver[OptionsT]):
             return None
         return Identity(driver=cls.name, model=cls.model, firmware=found[1] or None)
 
-    async def query(self, command: str, delay: float = COMMAND_DELAY) -> str:
+    async def query(self, command: str, delay: float | None = None) -> str:
         self._asleep = False  # any command wakes a sleeping circuit
         return await query(self.bus, self.address, command, delay)
 

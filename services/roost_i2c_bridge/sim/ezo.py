@@ -24,6 +24,7 @@ class SimEzo(SimChip):
 
     ezo_type: ClassVar[str]
     firmware: ClassVar[str] = "2.16"
+    command_delay: ClassVar[float] = COMMAND_DELAY
     read_delay: ClassVar[float] = 0.9
     cal_delay: ClassVar[float] = 0.9
     compensates_temperature: ClassVar[bool] = False
@@ -51,7 +52,7 @@ class SimEzo(SimChip):
             return
         answer = self.handle(text)
         if answer is None:
-            self._pending = (self.now() + COMMAND_DELAY, SYNTAX, "")
+            self._pending = (self.now() + self.command_delay, SYNTAX, "")
         else:
             delay, reply = answer
             self._pending = (self.now() + delay, OK, reply)
@@ -73,23 +74,23 @@ class SimEzo(SimChip):
         name, *args = text.split(",")
         name = name.lower()
         if name == "i" and not args:
-            return COMMAND_DELAY, f"?I,{self.ezo_type},{self.firmware}"
+            return self.command_delay, f"?I,{self.ezo_type},{self.firmware}"
         if name == "status" and not args:
-            return COMMAND_DELAY, f"?STATUS,P,{self.vcc:.3f}"
+            return self.command_delay, f"?STATUS,P,{self.vcc:.3f}"
         if name == "l" and len(args) == 1:
             if args[0] == "?":
-                return COMMAND_DELAY, f"?L,{int(self.led)}"
+                return self.command_delay, f"?L,{int(self.led)}"
             if args[0] in ("0", "1"):
                 self.led = args[0] == "1"
-                return COMMAND_DELAY, ""
+                return self.command_delay, ""
             return None
         if name == "find" and not args:
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         if name == "r" and not args:
             return self.read_delay, self.reading()
         if name == "cal":
             if args == ["?"]:
-                return COMMAND_DELAY, f"?CAL,{self.calibration_points}"
+                return self.command_delay, f"?CAL,{self.calibration_points}"
             if args == ["clear"]:
                 self.calibration_points = 0
                 self.clear_calibration()
@@ -97,12 +98,12 @@ class SimEzo(SimChip):
             return (self.cal_delay, "") if self.calibrate(args) else None
         if name == "t" and self.compensates_temperature and len(args) == 1:
             if args[0] == "?":
-                return COMMAND_DELAY, f"?T,{self.compensation:.1f}"
+                return self.command_delay, f"?T,{self.compensation:.1f}"
             try:
                 self.compensation = float(args[0])
             except ValueError:
                 return None
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         return self.handle_extra(name, args)
 
     def handle_extra(self, name: str, args: list[str]) -> tuple[float, str] | None:
@@ -168,7 +169,7 @@ class SimEzoPh(SimEzo):
 
     def handle_extra(self, name: str, args: list[str]) -> tuple[float, str] | None:
         if name == "slope" and args == ["?"]:
-            return COMMAND_DELAY, f"?Slope,{self.acid_slope:.1f},{self.base_slope:.1f},-0.89"
+            return self.command_delay, f"?Slope,{self.acid_slope:.1f},{self.base_slope:.1f},-0.89"
         return None
 
 
@@ -212,18 +213,18 @@ class SimEzoEc(SimEzo):
     def handle_extra(self, name: str, args: list[str]) -> tuple[float, str] | None:
         if name == "o" and args == ["?"]:
             enabled = [n for n in self.OUTPUTS if self.outputs[n]]
-            return COMMAND_DELAY, "?O," + (",".join(enabled) if enabled else "No output")
+            return self.command_delay, "?O," + (",".join(enabled) if enabled else "No output")
         if name == "o" and len(args) == 2 and args[0].upper() in self.outputs:
             self.outputs[args[0].upper()] = args[1] == "1"
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         if name == "k" and len(args) == 1:
             if args[0] == "?":
-                return COMMAND_DELAY, f"?K,{self.k:g}"
+                return self.command_delay, f"?K,{self.k:g}"
             value = _float(args[0])
             if value is None or not 0.1 <= value <= 10:
                 return None
             self.k = value
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         return None
 
 
@@ -264,10 +265,10 @@ class SimEzoDo(SimEzo):
     def handle_extra(self, name: str, args: list[str]) -> tuple[float, str] | None:
         if name == "o" and args == ["?"]:
             enabled = [n for n in ("mg", "%") if self.outputs[n]]
-            return COMMAND_DELAY, "?O," + (",".join(enabled) if enabled else "No output")
+            return self.command_delay, "?O," + (",".join(enabled) if enabled else "No output")
         if name == "o" and len(args) == 2 and args[0].lower() in ("mg", "%"):
             self.outputs[args[0].lower()] = args[1] == "1"
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         return None
 
 
@@ -309,8 +310,8 @@ class SimEzoRtd(SimEzo):
     def handle_extra(self, name: str, args: list[str]) -> tuple[float, str] | None:
         if name == "s" and len(args) == 1:
             if args[0] == "?":
-                return COMMAND_DELAY, f"?S,{self.scale}"
+                return self.command_delay, f"?S,{self.scale}"
             if args[0].lower() in ("c", "k", "f"):
                 self.scale = args[0].lower()
-                return COMMAND_DELAY, ""
+                return self.command_delay, ""
         return None

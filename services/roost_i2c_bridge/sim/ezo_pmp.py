@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from roost_i2c_bridge.sim.ezo import COMMAND_DELAY, SimEzo
+from roost_i2c_bridge.sim.ezo import SimEzo
 from roost_i2c_bridge.sim.world import World
 
 MAX_RATE = 105.0  # mL/min at 12 V
@@ -81,12 +81,12 @@ class SimEzoPmp(SimEzo):
     def handle_extra(self, name: str, args: list[str]) -> tuple[float, str] | None:
         busy = self.active
         if name == "d" and args == ["?"]:
-            return COMMAND_DELAY, f"?D,{self.requested:.2f},{int(self.active)}"
+            return self.command_delay, f"?D,{self.requested:.2f},{int(self.active)}"
         if name == "d" and len(args) == 1 and args[0] in ("*", "-*"):
             if busy:
                 return None
             self._start(-MAX_RATE if args[0] == "-*" else MAX_RATE, None, None)
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         if name == "d" and len(args) in (1, 2):
             volume = _float(args[0])
             minutes = _float(args[1]) if len(args) == 2 else None
@@ -96,9 +96,9 @@ class SimEzoPmp(SimEzo):
             if abs(rate) > MAX_RATE:
                 return None
             self._start(rate, abs(volume), volume)
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         if name == "dc" and args == ["?"]:
-            return COMMAND_DELAY, f"?maxrate,{MAX_RATE:.2f}"
+            return self.command_delay, f"?maxrate,{MAX_RATE:.2f}"
         if name == "dc" and len(args) == 2:
             flow = _float(args[0])
             if busy or flow is None or flow == 0 or abs(flow) > MAX_RATE:
@@ -110,25 +110,25 @@ class SimEzoPmp(SimEzo):
                 if not minutes or minutes < 0:
                     return None
                 self._start(flow, abs(flow) * minutes, flow * minutes)
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         if name == "x" and not args:
             self.active = False
             self.paused = False
-            return COMMAND_DELAY, f"*DONE,{self.dispensed:.2f}"
+            return self.command_delay, f"*DONE,{self.dispensed:.2f}"
         if name == "p" and not args:
             if not self.active:
                 return None
             self.paused = not self.paused
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         if name == "p" and args == ["?"]:
-            return COMMAND_DELAY, f"?P,{int(self.paused)}"
+            return self.command_delay, f"?P,{int(self.paused)}"
         if name == "tv" and args == ["?"]:
-            return COMMAND_DELAY, f"?TV,{self.total:.2f}"
+            return self.command_delay, f"?TV,{self.total:.2f}"
         if name == "atv" and args == ["?"]:
-            return COMMAND_DELAY, f"?ATV,{self.absolute_total:.2f}"
+            return self.command_delay, f"?ATV,{self.absolute_total:.2f}"
         if name == "clear" and not args:
             self.total = 0.0
-            return COMMAND_DELAY, ""
+            return self.command_delay, ""
         if name == "pv" and args == ["?"]:
-            return COMMAND_DELAY, "?PV,12.1"
+            return self.command_delay, "?PV,12.1"
         return None
