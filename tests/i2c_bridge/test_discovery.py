@@ -120,7 +120,8 @@ async def test_every_driver_has_discovery(roost_settings: RoostSettings, bus: Bu
             button = await configs.wait_json(t.discovery("button", node, f"{device}_{method}"))
             assert button["command_topic"] == t.request(node, method)
             assert device in button["payload_press"]
-        assert not configs.on(t.discovery("button", node, "ezo-ph-63_calibrate"))
+        for device in ("ezo-ph-63", "ezo-do-61", "ezo-orp-62", "ezo-pmp-67"):
+            assert not configs.on(t.discovery("button", node, f"{device}_calibrate"))
 
 
 def check(key: str, config: dict[str, Any], node: str) -> None:

@@ -124,3 +124,13 @@ def test_simulated_chips_must_sit_on_a_simulated_bus() -> None:
         plan(section)
     with pytest.raises(ConfigError, match="demo greenhouse"):
         plan(I2cSection.model_validate({"buses": ["sim-b"]}))
+
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+@pytest.mark.parametrize("name", ["i2c-bridge-pi.toml", "i2c-bridge-sim.toml"])
+def test_the_example_configs_load(name: str) -> None:
+    settings = load_settings(Settings, DOCS / name)
+    bridge = plan(settings.i2c)
+    assert bridge.buses

@@ -20,7 +20,7 @@ OUTPUTS = {"MG": "dissolved_oxygen", "%": "saturation"}
 class DoCalibration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    point: Literal["atmospheric", "zero", "clear"] = "atmospheric"
+    point: Literal["atmospheric", "zero", "clear"]
 
 
 class EzoDo(EzoDriver[EzoOptions]):

@@ -14,7 +14,7 @@ from roost_i2c_bridge.drivers.ezo import EzoDriver, EzoOptions, number
 class OrpCalibration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    point: Literal["single", "clear"] = "single"
+    point: Literal["single", "clear"]
     value: float | None = Field(default=None, ge=-1019.9, le=1019.9)
 
     @model_validator(mode="after")

@@ -34,7 +34,7 @@ class PumpCalibration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    point: Literal["volume", "clear"] = "volume"
+    point: Literal["volume", "clear"]
     value: float | None = Field(default=None, gt=0, le=MAX_DOSE)
 
     @model_validator(mode="after")

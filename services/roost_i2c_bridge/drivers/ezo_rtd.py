@@ -20,7 +20,7 @@ NO_PROBE = -1023.0
 class RtdCalibration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    point: Literal["single", "clear"] = "single"
+    point: Literal["single", "clear"]
     value: float | None = Field(default=None, ge=-126, le=1254)  # °C
 
     @model_validator(mode="after")
