@@ -11,6 +11,7 @@ import pytest
 from roost_i2c_bridge.drivers.base import Identity, Probe
 from roost_i2c_bridge.drivers.bme280 import (
     Bme280,
+    Bme280Options,
     Bmp280,
     Calibration,
     compensate_humidity,
@@ -122,7 +123,7 @@ async def test_driver_reads_the_simulated_air(bench: Bench) -> None:
     bench.world.pin("air.pressure", 1002.3)
     identity = await Bme280.identify(Probe(bench.bus, 0x76))
     assert identity == Identity(driver="bme280", model="BME280")
-    options = Bme280.parse_options(
+    options = Bme280Options.model_validate(
         {"oversampling_temperature": 16, "oversampling_pressure": 16, "oversampling_humidity": 16}
     )
     driver = Bme280(bench.bus, 0x76, identity, options)
@@ -138,7 +139,7 @@ async def test_driver_reads_the_simulated_air(bench: Bench) -> None:
 async def test_settings_reach_the_registers(bench: Bench) -> None:
     chip = bench.sim.attach(SimBme280(bench.world, 0x77))
     assert isinstance(chip, SimBme280)
-    options = Bme280.parse_options(
+    options = Bme280Options.model_validate(
         {
             "mode": "normal",
             "oversampling_temperature": 2,
@@ -160,7 +161,7 @@ async def test_settings_reach_the_registers(bench: Bench) -> None:
 async def test_forced_mode_converts_once_per_sample(bench: Bench) -> None:
     chip = bench.sim.attach(SimBme280(bench.world, 0x76))
     assert isinstance(chip, SimBme280)
-    driver = Bme280(bench.bus, 0x76, Bme280.default_identity(), Bme280.parse_options({}))
+    driver = Bme280(bench.bus, 0x76, Bme280.default_identity(), Bme280Options.model_validate({}))
     await driver.setup()
     assert chip.conversions == 0  # sleep mode after setup: nothing converts
     # A forced conversion: `measuring` is up at once, and the chip returns to sleep.
@@ -178,7 +179,7 @@ async def test_forced_mode_converts_once_per_sample(bench: Bench) -> None:
 
 async def test_skipped_humidity_is_not_a_property(bench: Bench) -> None:
     bench.sim.attach(SimBme280(bench.world, 0x76))
-    options = Bme280.parse_options({"oversampling_humidity": 0})
+    options = Bme280Options.model_validate({"oversampling_humidity": 0})
     driver = Bme280(bench.bus, 0x76, Bme280.default_identity(), options)
     assert "humidity" not in driver.properties()
     await driver.setup()
@@ -191,7 +192,7 @@ async def test_bmp280_is_told_apart_by_its_chip_id(bench: Bench) -> None:
     assert await Bme280.identify(probe) is None
     identity = await Bmp280.identify(probe)
     assert identity is not None and identity.model == "BMP280"
-    driver = Bmp280(bench.bus, 0x76, identity, Bmp280.parse_options({}))
+    driver = Bmp280(bench.bus, 0x76, identity, Bme280Options.model_validate({}))
     assert set(driver.properties()) == {"temperature", "pressure"}
     await driver.setup()
     assert set(await driver.sample()) == {"temperature", "pressure"}

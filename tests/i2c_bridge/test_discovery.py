@@ -116,12 +116,12 @@ async def test_every_driver_has_discovery(roost_settings: RoostSettings, bus: Bu
         assert "command_topic" not in found["mcp23017-20.b7"]  # an input: binary_sensor
         assert found["mcp23017-20.a0"]["command_topic"] == t.set(node, "mcp23017-20", "a0")
         # One-off actions without parameters are buttons; calibration (which needs them) is not.
-        for device, method in (("ezo-ph-63", "find"), ("ezo-pmp-67", "stop")):
-            button = await configs.wait_json(t.discovery("button", node, f"{device}_{method}"))
+        for owner, method in (("ezo-ph-63", "find"), ("ezo-pmp-67", "stop")):
+            button = await configs.wait_json(t.discovery("button", node, f"{owner}_{method}"))
             assert button["command_topic"] == t.request(node, method)
-            assert device in button["payload_press"]
-        for device in ("ezo-ph-63", "ezo-do-61", "ezo-orp-62", "ezo-pmp-67"):
-            assert not configs.on(t.discovery("button", node, f"{device}_calibrate"))
+            assert owner in button["payload_press"]
+        for owner in ("ezo-ph-63", "ezo-do-61", "ezo-orp-62", "ezo-pmp-67"):
+            assert not configs.on(t.discovery("button", node, f"{owner}_calibrate"))
 
 
 def check(key: str, config: dict[str, Any], node: str) -> None:

@@ -153,7 +153,7 @@ async def test_led_and_sleep(bench: Bench) -> None:
     assert await driver.apply({"sleep": True}) == {"sleep": True}
     assert chip.asleep and driver.sleeping
     assert await driver.apply({"sleep": False}) == {"sleep": False}
-    assert not chip.asleep and not driver.sleeping
+    assert (chip.asleep, driver.sleeping) == (False, False)
 
 
 @pytest.mark.usefixtures("fast_ezo")

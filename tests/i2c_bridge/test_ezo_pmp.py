@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from roost.errors import CommandError
+from roost_i2c_bridge.drivers.base import Values
 from roost_i2c_bridge.drivers.ezo_pmp import DoseAtRate, DoseOverTime, EzoPmp
 from roost_i2c_bridge.sim.ezo_pmp import SimEzoPmp
 from roost_i2c_bridge.sim.world import World
@@ -27,7 +28,7 @@ async def pump(bench: Bench) -> tuple[EzoPmp, SimEzoPmp]:
     return driver, chip
 
 
-async def until_idle(driver: EzoPmp) -> dict[str, object]:
+async def until_idle(driver: EzoPmp) -> Values:
     while True:
         values = await driver.sample()
         if not values["dispensing"]:

@@ -7,6 +7,7 @@ import pytest
 from roost_i2c_bridge.drivers.base import Probe
 from roost_i2c_bridge.drivers.pca9685 import (
     Pca9685,
+    Pca9685Options,
     channel_registers,
     decode_channel,
     frequency_of,
@@ -54,7 +55,7 @@ async def driver_for(bench: Bench, **options: object) -> tuple[Pca9685, SimPca96
     assert isinstance(chip, SimPca9685)
     identity = await Pca9685.identify(Probe(bench.bus, 0x40))
     assert identity is not None
-    return Pca9685(bench.bus, 0x40, identity, Pca9685.parse_options(options)), chip
+    return Pca9685(bench.bus, 0x40, identity, Pca9685Options.model_validate(options)), chip
 
 
 async def test_a_power_on_chip_is_initialised(bench: Bench) -> None:
@@ -102,7 +103,7 @@ async def test_a_restart_leaves_running_outputs_alone(bench: Bench) -> None:
     driver, chip = await driver_for(bench, frequency=1000)
     await driver.setup()
     await driver.apply({"ch0_duty": 60})
-    again = Pca9685(bench.bus, 0x40, Pca9685.default_identity(), Pca9685.parse_options({}))
+    again = Pca9685(bench.bus, 0x40, Pca9685.default_identity(), Pca9685Options.model_validate({}))
     values = await again.setup()  # a new run of the bridge
     assert values["ch0_duty"] == pytest.approx(60, abs=0.03)
     assert values["ch0_on"] is True
@@ -110,7 +111,7 @@ async def test_a_restart_leaves_running_outputs_alone(bench: Bench) -> None:
 
 
 def test_channel_names_and_checks() -> None:
-    options = Pca9685.parse_options({"channels": {"0": "Fan"}})
-    assert options.channels == {0: "Fan"}  # type: ignore[attr-defined]
+    options = Pca9685Options.model_validate({"channels": {"0": "Fan"}})
+    assert options.channels == {0: "Fan"}
     with pytest.raises(ValueError, match=r"0\.\.15"):
         Pca9685.parse_options({"channels": {16: "x"}})

@@ -3,13 +3,13 @@ buses and the demo are resolved."""
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 import pytest
 
 from roost.errors import ConfigError
 from roost.settings import load_settings
-from roost_i2c_bridge import settings as settings_module
 from roost_i2c_bridge.buses import plan
 from roost_i2c_bridge.settings import I2cSection, Settings
 
@@ -89,12 +89,12 @@ def test_environment_names_the_simulated_bus(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_no_config_runs_every_adapter_there_is(monkeypatch: pytest.MonkeyPatch) -> None:
     found = ["/dev/i2c-20", "/dev/i2c-1"]
-    monkeypatch.setattr(settings_module.glob, "glob", lambda pattern: found)
+    monkeypatch.setattr(glob, "glob", lambda pattern: found)
     assert I2cSection().resolved_buses() == [1, 20]
 
 
 def test_no_config_and_no_adapter_runs_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(settings_module.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(glob, "glob", lambda pattern: [])
     section = I2cSection()
     assert section.resolved_buses() == ["sim"]
     bridge = plan(section)

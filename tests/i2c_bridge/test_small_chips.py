@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from roost_i2c_bridge.drivers.ads1115 import Ads1115
+from roost_i2c_bridge.drivers.ads1115 import Ads1115, Ads1115Options
 from roost_i2c_bridge.drivers.base import ChipError, Probe
-from roost_i2c_bridge.drivers.mcp23017 import Mcp23017
+from roost_i2c_bridge.drivers.mcp23017 import Mcp23017, Mcp23017Options
 from roost_i2c_bridge.drivers.pca9685 import Pca9685
-from roost_i2c_bridge.drivers.sht31 import Sht31, crc8, words
+from roost_i2c_bridge.drivers.sht31 import Sht31, Sht31Options, crc8, words
 from roost_i2c_bridge.sim.ads1115 import SimAds1115
 from roost_i2c_bridge.sim.bus import Fault
 from roost_i2c_bridge.sim.mcp23017 import SimMcp23017
@@ -30,7 +30,7 @@ async def test_sht31_reads_the_outside_air(bench: Bench) -> None:
     bench.world.pin("outside.humidity", 80.0)
     identity = await Sht31.identify(Probe(bench.bus, 0x44))
     assert identity is not None and identity.serial == "1a2b3c4d"
-    driver = Sht31(bench.bus, 0x44, identity, Sht31.parse_options({}))
+    driver = Sht31(bench.bus, 0x44, identity, Sht31Options.model_validate({}))
     assert await driver.setup() == {"heater": False}
     values = await driver.sample()
     assert values["temperature"] == pytest.approx(12.5, abs=0.01)
@@ -43,7 +43,7 @@ async def test_sht31_reads_the_outside_air(bench: Bench) -> None:
 
 async def test_sht31_garbage_fails_the_crc(bench: Bench) -> None:
     bench.sim.attach(SimSht31(bench.world, 0x44))
-    driver = Sht31(bench.bus, 0x44, Sht31.default_identity(), Sht31.parse_options({}))
+    driver = Sht31(bench.bus, 0x44, Sht31.default_identity(), Sht31Options.model_validate({}))
     await driver.setup()
     bench.sim.inject(0x44, Fault.GARBAGE, count=2)  # the command and the read
     with pytest.raises(ChipError, match="CRC"):
@@ -62,7 +62,7 @@ async def test_ads1115_converts_each_channel(bench: Bench) -> None:
     assert isinstance(chip, SimAds1115)
     bench.world.pin("soil.moisture", 40.0)
     assert await Ads1115.identify(Probe(bench.bus, 0x48)) is not None
-    options = Ads1115.parse_options(
+    options = Ads1115Options.model_validate(
         {
             "data_rate": 860,
             "channels": {
@@ -85,7 +85,7 @@ async def test_ads1115_converts_each_channel(bench: Bench) -> None:
 
 async def test_ads1115_clips_at_full_scale(bench: Bench) -> None:
     bench.sim.attach(SimAds1115(bench.world, 0x48))
-    options = Ads1115.parse_options({"channels": {"2": {"range": 0.256}}})
+    options = Ads1115Options.model_validate({"channels": {"2": {"range": 0.256}}})
     driver = Ads1115(bench.bus, 0x48, Ads1115.default_identity(), options)
     values = await driver.sample()
     assert values["ain2"] == pytest.approx(0.256, abs=0.0001)
@@ -94,7 +94,7 @@ async def test_ads1115_clips_at_full_scale(bench: Bench) -> None:
 async def mcp(bench: Bench, pins: dict[str, object]) -> tuple[Mcp23017, SimMcp23017]:
     chip = bench.sim.attach(SimMcp23017(bench.world, 0x20))
     assert isinstance(chip, SimMcp23017)
-    options = Mcp23017.parse_options({"pins": pins})
+    options = Mcp23017Options.model_validate({"pins": pins})
     return Mcp23017(bench.bus, 0x20, Mcp23017.default_identity(), options), chip
 
 
