@@ -73,7 +73,9 @@ class BusState:
     device: Device | None = None
     managers: dict[int, ChipManager] = field(default_factory=dict)
     unknown: set[int] = field(default_factory=set)
+    refused: set[int] = field(default_factory=set)  # identified, but its options do not fit
     open_error: str | None = None
+    scanning: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def _hex(addresses: Iterable[int]) -> str:
@@ -293,6 +295,12 @@ class Coordinator:
         return sorted((scanned | configured) - disabled - set(state.managers))
 
     async def scan(self, state: BusState) -> None:
+        """Scan one bus (never twice at once: a `scan` request during the periodic scan
+        waits for it rather than finding the same new chip again)."""
+        async with state.scanning:
+            await self._scan(state)
+
+    async def _scan(self, state: BusState) -> None:
         bus = self._open(state)
         if bus is None:
             self._publish_bus(state)
@@ -330,6 +338,14 @@ class Coordinator:
             if pinned.auto_identify:
                 with contextlib.suppress(OSError, ChipError, EzoSyntaxError):
                     identity = await pinned.identify(probe)
+                if identity is None:
+                    log.warning(
+                        "bus %s: %#04x is pinned to %s but does not identify as one; "
+                        "driving it as one anyway",
+                        bus.name,
+                        address,
+                        pinned.name,
+                    )
             return pinned, identity or pinned.default_identity()
         for driver_cls in candidates(address):
             try:
@@ -355,7 +371,15 @@ class Coordinator:
         try:
             parsed = driver_cls.parse_options(options)
         except ValueError as exc:
-            log.error("bus %s: %#04x: options for %s: %s", bus.name, address, driver_cls.name, exc)
+            if address not in state.refused:
+                log.error(
+                    "bus %s: %#04x is a %s, but its options do not fit it: %s",
+                    bus.name,
+                    address,
+                    driver_cls.name,
+                    exc,
+                )
+            state.refused.add(address)
             return None
         wanted = (config.id if config else None) or device_id(
             identity.driver, address, None if state.spec.first else state.spec.label

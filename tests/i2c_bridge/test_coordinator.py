@@ -3,8 +3,11 @@ retained topics of chips that are gone."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from roost.bus import Bus
 from roost.message import Message
@@ -217,3 +220,24 @@ async def test_simulator_methods(roost_settings: RoostSettings, bus: Bus) -> Non
         assert not bad.ok and bad.error is not None and bad.error.code == "invalid_params"
         bad = await bus.request(node, "sim_fault", {"address": 0x10, "fault": "unplug"})
         assert not bad.ok
+
+
+async def test_concurrent_scans_find_a_new_chip_once(roost_settings: RoostSettings) -> None:
+    async with running_bridge(roost_settings, section(chips=[BME])) as bridge:
+        bridge.sim.attach(SimSht31(bridge.world, 0x44))
+        state = bridge.coordinator.buses[0]
+        await asyncio.gather(*(bridge.coordinator.scan(state) for _ in range(3)))
+        assert sorted(bridge.node.devices) == ["bme280-76", "i2c-sim", "sht31-44"]
+
+
+async def test_a_pinned_driver_is_trusted(
+    roost_settings: RoostSettings, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pinned to the wrong driver, a chip is driven as told (and the log says so)."""
+    t = bus.topics
+    seen = await watch(bus, f"{t.prefix}/#")
+    devices = [{"address": 0x76, "driver": "bmp280", "id": "air"}]
+    async with running_bridge(roost_settings, section(chips=[BME], devices=devices)) as bridge:
+        state = await seen.wait_json(t.state(bridge.node.id, "air"), has_reading("pressure"))
+        assert "humidity" not in state
+    assert "pinned to bmp280 but does not identify as one" in caplog.text

@@ -24,8 +24,9 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from roost.errors import CommandError, ErrorCode
+from roost.errors import CommandError, ErrorCode, TopicError
 from roost.models.meta import PropertySpec
+from roost.topics import check_device_id, check_name, check_node_id
 from roost_i2c_bridge.drivers.base import (
     ChipError,
     Driver,
@@ -141,8 +142,15 @@ class EzoOptions(DriverOptions):
             raise ValueError("give temperature or temperature_source, not both")
         if self.temperature_source is not None:
             parts = self.temperature_source.split("/")
-            if len(parts) not in (2, 3) or not all(parts):
+            if len(parts) not in (2, 3):
                 raise ValueError("temperature_source is device/prop or node/device/prop")
+            try:
+                if len(parts) == 3:
+                    check_node_id(parts[0])
+                check_device_id(parts[-2])
+                check_name(parts[-1])
+            except TopicError as exc:
+                raise ValueError(f"temperature_source: {exc}") from None
         return self
 
 
