@@ -13,6 +13,7 @@ from roost.bus import Bus
 from roost.message import Message
 from roost.settings import RoostSettings
 from roost.testing import Watcher
+from roost_i2c_bridge.sim.bme280 import SimBme280
 from roost_i2c_bridge.sim.bus import Fault
 from roost_i2c_bridge.sim.sht31 import SimSht31
 
@@ -224,10 +225,10 @@ async def test_simulator_methods(roost_settings: RoostSettings, bus: Bus) -> Non
 
 async def test_concurrent_scans_find_a_new_chip_once(roost_settings: RoostSettings) -> None:
     async with running_bridge(roost_settings, section(chips=[BME])) as bridge:
-        bridge.sim.attach(SimSht31(bridge.world, 0x44))
+        bridge.sim.attach(SimBme280(bridge.world, 0x77))
         state = bridge.coordinator.buses[0]
         await asyncio.gather(*(bridge.coordinator.scan(state) for _ in range(3)))
-        assert sorted(bridge.node.devices) == ["bme280-76", "i2c-sim", "sht31-44"]
+        assert sorted(bridge.node.devices) == ["bme280-76", "bme280-77", "i2c-sim"]
 
 
 async def test_a_pinned_driver_is_trusted(
