@@ -134,7 +134,8 @@ class ChipManager:
         values: Values | None
         try:
             values = await self._guard(self._bring_up())
-        except FAILURES as exc:
+        except Exception as exc:
+            self._report_unexpected(exc)
             log.warning("%s: answers, but setting it up failed: %s", self.where, _why(exc))
             self.failures = 1
             values = None
@@ -282,7 +283,8 @@ class ChipManager:
                     self.samples += 1
                 else:
                     values = await self._guard(self._bring_up())
-            except FAILURES as exc:
+            except Exception as exc:
+                self._report_unexpected(exc)
                 self._failed(exc)
                 next_at = self._loop.time() + self._backoff.next()
                 continue
@@ -292,6 +294,14 @@ class ChipManager:
             next_at += interval
             if next_at < now:  # fell behind (a slow chip, a long command): do not burst
                 next_at = now + interval
+
+    def _report_unexpected(self, exc: BaseException) -> None:
+        """An error that is not the chip misbehaving is a bug in its driver: log it with
+        its traceback, then treat it as a failure like any other, so one broken driver
+        costs one device, not the bridge."""
+        if not isinstance(exc, FAILURES):
+            log.error("%s: driver error", self.where, exc_info=exc)
+            self.node.count_error()
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1

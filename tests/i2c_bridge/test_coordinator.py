@@ -13,6 +13,7 @@ from roost.bus import Bus
 from roost.message import Message
 from roost.settings import RoostSettings
 from roost.testing import Watcher
+from roost_i2c_bridge.drivers.sht31 import Sht31
 from roost_i2c_bridge.sim.bme280 import SimBme280
 from roost_i2c_bridge.sim.bus import Fault
 from roost_i2c_bridge.sim.sht31 import SimSht31
@@ -242,3 +243,19 @@ async def test_a_pinned_driver_is_trusted(
         state = await seen.wait_json(t.state(bridge.node.id, "air"), has_reading("pressure"))
         assert "humidity" not in state
     assert "pinned to bmp280 but does not identify as one" in caplog.text
+
+
+async def test_a_driver_bug_costs_one_device(
+    roost_settings: RoostSettings, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Sht31) -> dict[str, object]:
+        raise IndexError("a parsing bug")
+
+    monkeypatch.setattr(Sht31, "sample", broken)
+    t = bus.topics
+    seen = await watch(bus, f"{t.prefix}/#")
+    async with running_bridge(roost_settings, section(chips=[BME, SHT])) as bridge:
+        node = bridge.node.id
+        await seen.wait_for(is_(b"offline"), topic=t.availability(node, "sht31-44"))
+        mark = seen.mark()
+        await seen.wait_json(t.state(node, "bme280-76"), has_reading("temperature"), since=mark)
