@@ -243,7 +243,8 @@ class Coordinator:
             await asyncio.gather(*(self.scan(state) for state in self.buses))
             self.first_scan_done.set()
             found = sum(len(state.managers) for state in self.buses)
-            log.info("first scan: %d chips on %d buses", found, len(self.buses))
+            labels = ", ".join(state.spec.label for state in self.buses)
+            log.info("first scan: %d chip%s on bus %s", found, "" if found == 1 else "s", labels)
             cleanup = asyncio.create_task(self._clear_stale())
             try:
                 while True:
