@@ -259,3 +259,26 @@ async def test_a_driver_bug_costs_one_device(
         await seen.wait_for(is_(b"offline"), topic=t.availability(node, "sht31-44"))
         mark = seen.mark()
         await seen.wait_json(t.state(node, "bme280-76"), has_reading("temperature"), since=mark)
+
+
+async def test_a_bus_that_cannot_be_opened_is_shown_offline(
+    roost_settings: RoostSettings, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/dev/i2c-99 does not exist here: that bus is offline, the simulated one runs on."""
+    t = bus.topics
+    seen = await watch(bus, f"{t.prefix}/#")
+    async with running_bridge(roost_settings, section(chips=[BME], buses=["sim", 99])) as bridge:
+        node = bridge.node.id
+        await seen.wait_for(is_(b"offline"), topic=t.availability(node, "i2c-99"))
+        await seen.wait_json(t.state(node, "bme280-76"), has_reading("temperature"))
+        response = await bus.request(node, "scan", {"bus": "99"})
+        assert response.ok
+        assert response.data == {
+            "99": {
+                "devices": {},
+                "unknown": [],
+                "open": False,
+                "error": "cannot open /dev/i2c-99: No such file or directory",
+            }
+        }
+    assert caplog.text.count("cannot open /dev/i2c-99") == 1  # said once, not every scan
