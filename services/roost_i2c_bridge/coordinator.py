@@ -82,12 +82,6 @@ def _hex(addresses: Iterable[int]) -> str:
     return " ".join(f"{a:#04x}" for a in sorted(addresses))
 
 
-def _address(value: object) -> object:
-    if isinstance(value, str):
-        return int(value, 0)
-    return value
-
-
 class ScanParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -110,7 +104,10 @@ class SimFaultParams(BaseModel):
     fault: str = Field(pattern="^(none|nack|timeout|garbage|unplug|plug)$")
     count: int | None = Field(default=None, ge=1)
 
-    _hex = field_validator("address", mode="before")(_address)
+    @field_validator("address", mode="before")
+    @classmethod
+    def _hex_address(cls, value: object) -> object:
+        return int(value, 0) if isinstance(value, str) else value  # "0x76" as people write it
 
 
 class SimWorldParams(BaseModel):
