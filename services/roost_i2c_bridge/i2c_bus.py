@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from smbus2 import SMBus, i2c_msg
+from smbus2 import I2cFunc, SMBus, i2c_msg
 
 log = logging.getLogger("roost_i2c_bridge.bus")
 
@@ -65,9 +65,11 @@ class I2cBus:
 
     # presence ------------------------------------------------------------------------
     async def probe(self, address: int) -> bool:
-        """Does a chip acknowledge `address`? (i2cdetect's method: quick write or read.)"""
+        """Does a chip acknowledge `address`? i2cdetect's method: a quick write, or a
+        one-byte read where a quick write could do harm or the adapter has no quick."""
+        quick = bool(self.smbus.funcs & I2cFunc.SMBUS_QUICK)
         try:
-            if address in READ_PROBE:
+            if address in READ_PROBE or not quick:
                 await self.run(lambda: self.smbus.read_byte(address), count_errors=False)
             else:
                 await self.run(lambda: self.smbus.write_quick(address), count_errors=False)

@@ -8,7 +8,7 @@ import errno
 import time
 
 import pytest
-from smbus2 import i2c_msg
+from smbus2 import I2cFunc, i2c_msg
 
 from roost_i2c_bridge.drivers import ezo
 from roost_i2c_bridge.sim.bus import Fault
@@ -109,3 +109,30 @@ async def test_a_cancelled_caller_does_not_free_the_bus_early(bench: Bench) -> N
     with pytest.raises(asyncio.CancelledError):
         await stuck
     assert not bench.bus.lock.locked()
+
+
+class Tally(RegisterChip):
+    """Counts the messages it sees."""
+
+    writes = 0
+    reads = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        super().write(data)
+
+    def read(self, length: int) -> bytes:
+        self.reads += 1
+        return super().read(length)
+
+
+async def test_probe_reads_where_quick_writes_are_unwise_or_missing(bench: Bench) -> None:
+    plain, eeprom = Tally(bench.world, 0x20), Tally(bench.world, 0x50)
+    bench.sim.attach(plain)
+    bench.sim.attach(eeprom)
+    assert await bench.bus.probe(0x20) and await bench.bus.probe(0x50)
+    assert (plain.writes, plain.reads) == (1, 0)  # a quick write
+    assert (eeprom.writes, eeprom.reads) == (0, 1)  # EEPROM range: a read, never a write
+    bench.sim.funcs = I2cFunc.I2C  # an adapter without SMBus quick
+    assert await bench.bus.probe(0x20)
+    assert (plain.writes, plain.reads) == (1, 1)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from smbus2 import SMBus, i2c_msg
+from smbus2 import I2cFunc, SMBus, i2c_msg
 from smbus2.smbus2 import I2C_M_RD
 
 from roost_i2c_bridge.sim.chip import Nack, SimChip
@@ -54,6 +54,8 @@ class SimBus(SMBus):
 
     def __init__(self, name: str, world: World, *, seed: int | None = None) -> None:
         super().__init__(None)
+        # What a Raspberry Pi's adapter reports: plain i2c and every SMBus transfer.
+        self.funcs = I2cFunc.I2C | I2cFunc.SMBUS_EMUL
         self.name = name
         self.world = world
         self.chips: dict[int, SimChip] = {}
