@@ -3,7 +3,6 @@ the simulated chip at register level."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 
 import pytest
@@ -164,15 +163,20 @@ async def test_forced_mode_converts_once_per_sample(bench: Bench) -> None:
     driver = Bme280(bench.bus, 0x76, Bme280.default_identity(), Bme280Options.model_validate({}))
     await driver.setup()
     assert chip.conversions == 0  # sleep mode after setup: nothing converts
-    # A forced conversion: `measuring` is up at once, and the chip returns to sleep.
-    await bench.bus.write_byte_data(0x76, 0xF4, 0b001_001_01)
-    assert await bench.bus.read_byte_data(0x76, 0xF3) & 0x08
-    for _ in range(100):  # the chip's own status bit says when it is done
-        if not await bench.bus.read_byte_data(0x76, 0xF3) & 0x08:
-            break
-        await asyncio.sleep(0.001)
+    # A forced conversion on the chip's own clock, held still: `measuring` is up until the
+    # conversion time has passed, then the data is there and the chip is back asleep.
+    now = [1000.0]
+    chip.now = lambda: now[0]  # type: ignore[method-assign]
+    bench.sim.write_byte_data(0x76, 0xF4, 0b001_001_01)
+    assert bench.sim.read_byte_data(0x76, 0xF3) & 0x08
+    now[0] += 0.005
+    assert bench.sim.read_byte_data(0x76, 0xF3) & 0x08
+    assert chip.conversions == 0
+    now[0] += 0.005
+    assert not bench.sim.read_byte_data(0x76, 0xF3) & 0x08
     assert chip.conversions == 1
     assert chip.regs[0xF4] & 0x03 == 0  # back to sleep
+    del chip.now
     await driver.sample()
     assert chip.conversions == 2
 
