@@ -37,18 +37,19 @@ async def test_on_change_only(roost_settings: RoostSettings, bus: Bus) -> None:
     i2c = section(chips=BME, devices=[DEVICE], interval=0.05, live_interval=0)
     async with running_bridge(roost_settings, i2c) as bridge:
         topic = t.state(bridge.node.id, "bme280-76")
-        bridge.world.pin("air.temperature", 20.0)
-        await seen.wait_json(topic, lambda s: s["temperature"] == 20.0)
+        # 40 °C: far from any greenhouse air the bridge may have published at start.
+        bridge.world.pin("air.temperature", 40.0)
+        await seen.wait_json(topic, lambda s: s["temperature"] == 40.0)
         mark = seen.mark()
         await samples(bridge, 10)
         assert states(seen, topic, mark) == []  # unchanged: nothing to say
-        bridge.world.pin("air.temperature", 20.2)
+        bridge.world.pin("air.temperature", 40.2)
         await samples(bridge, 10)
         assert states(seen, topic, mark) == []  # within the deadband
-        bridge.world.pin("air.temperature", 20.7)
-        await seen.wait_json(topic, lambda s: s["temperature"] == 20.7, since=mark)
+        bridge.world.pin("air.temperature", 40.7)
+        await seen.wait_json(topic, lambda s: s["temperature"] == 40.7, since=mark)
         await samples(bridge, 3)
-        assert states(seen, topic, mark) == [20.7]  # one message for one change
+        assert states(seen, topic, mark) == [40.7]  # one message for one change
 
 
 async def test_live_interval_repeats_unchanged_readings(
@@ -59,12 +60,12 @@ async def test_live_interval_repeats_unchanged_readings(
     i2c = section(chips=BME, devices=[DEVICE], interval=0.02, live_interval=0.4)
     async with running_bridge(roost_settings, i2c) as bridge:
         topic = t.state(bridge.node.id, "bme280-76")
-        bridge.world.pin("air.temperature", 20.0)
-        await seen.wait_json(topic, lambda s: s["temperature"] == 20.0)
+        bridge.world.pin("air.temperature", 40.0)
+        await seen.wait_json(topic, lambda s: s["temperature"] == 40.0)
         mark = seen.mark()
         await samples(bridge, 40)  # two live intervals' worth, if the machine keeps up
         repeated = states(seen, topic, mark)
         assert 1 <= len(repeated) <= 20  # at the live interval, not at every sample
-        assert set(repeated) == {20.0}
+        assert set(repeated) == {40.0}
         stamps = [m.json()["ts"] for m in seen.messages[mark:] if m.topic == topic]
         assert len(set(stamps)) == len(stamps)  # each a fresh reading
