@@ -702,5 +702,5 @@ def _request_error(exc: ValidationError) -> CommandError:
 
 def _params_error(exc: ValidationError) -> CommandError:
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "params"
-    return CommandError(ErrorCode.INVALID_PARAMS, f"params.{where}: {first['msg']}")
+    where = ".".join(["params", *(str(part) for part in first["loc"])])
+    return CommandError(ErrorCode.INVALID_PARAMS, f"{where}: {first['msg']}")
