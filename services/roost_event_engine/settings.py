@@ -69,6 +69,36 @@ class Group(Section):
     parent: str | None = None
 
 
+def demo_devices() -> dict[str, VirtualDevice]:
+    """The virtual device the example scripts use, when the config declares none."""
+    return {
+        "climate": VirtualDevice(
+            name="Greenhouse climate",
+            properties={
+                "auto": VirtualProperty(kind="switch", name="Automatic fan", initial=True),
+                "fan_start": VirtualProperty(
+                    kind="dial",
+                    name="Fan starts at",
+                    unit="°C",
+                    min=10,
+                    max=40,
+                    step=0.5,
+                    initial=24,
+                ),
+                "fan_full": VirtualProperty(
+                    kind="dial",
+                    name="Fan at full speed at",
+                    unit="°C",
+                    min=10,
+                    max=45,
+                    step=0.5,
+                    initial=30,
+                ),
+            },
+        )
+    }
+
+
 class EngineSection(Section):
     workers: int = Field(default=2, ge=1, le=64)
     time_limit: float = Field(default=1.0, gt=0, le=300)
@@ -88,7 +118,7 @@ class EngineSection(Section):
     http_max_bytes: int = Field(default=1_000_000, ge=1)
     notify_urls: list[str] = Field(default_factory=list)
     groups: dict[str, Group] = Field(default_factory=dict)
-    devices: dict[str, VirtualDevice] = Field(default_factory=dict)
+    devices: dict[str, VirtualDevice] = Field(default_factory=demo_devices)
 
     @field_validator("devices")
     @classmethod
