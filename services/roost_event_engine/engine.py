@@ -106,6 +106,7 @@ class Engine:
         self._last_drop_warning = 0.0
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.ready = asyncio.Event()
         self.engine_device = node.add_device(ENGINE_DEVICE, ENGINE_META, on_set=self._on_engine_set)
         self.virtual: dict[str, Device] = {}
         self._initial: dict[str, dict[str, Any]] = {}
@@ -156,6 +157,7 @@ class Engine:
         await self.reload()
         self._spawn(self._watch_scripts(), "watch scripts")
         self._spawn(self._report(), "status")
+        self.ready.set()
         log.info(
             "event engine running: %d workers, %d scripts from %s",
             self.pool.size,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,9 +39,29 @@ class LogParams(BaseModel):
 class RunLog:
     def __init__(self, size: int) -> None:
         self._entries: deque[LogEntry] = deque(maxlen=size)
+        self._added = asyncio.Event()
 
     def add(self, entry: LogEntry) -> None:
         self._entries.append(entry)
+        self._added.set()
+
+    async def wait_for(
+        self, predicate: Callable[[LogEntry], bool], *, timeout: float = 5.0
+    ) -> LogEntry:
+        """The first entry, old or new, for which `predicate` holds."""
+
+        async def scan() -> LogEntry:
+            while True:
+                for entry in self._entries:
+                    if predicate(entry):
+                        return entry
+                self._added.clear()
+                await self._added.wait()
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    def entries(self) -> list[LogEntry]:
+        return list(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)
