@@ -18,7 +18,6 @@ from roost.models import DeviceMeta, PropertySpec
 from roost.node import Node
 from roost.settings import NodeSettings, RoostSettings
 from roost.testing import Watcher
-
 from roost_event_engine.engine import Engine
 from roost_event_engine.runlog import LogEntry
 from roost_event_engine.settings import EngineSection, Settings
@@ -60,13 +59,15 @@ class Running:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source)
 
-    async def entry(
-        self, predicate: Callable[[LogEntry], bool], timeout: float = 5.0
-    ) -> LogEntry:
+    async def entry(self, predicate: Callable[[LogEntry], bool], timeout: float = 5.0) -> LogEntry:
         return await self.engine.runlog.wait_for(predicate, timeout=timeout)
 
     def watcher(self, leaf: str) -> Watcher:
         return Watcher(self.bus, f"{self.node.topics.prefix}/{self.id}/{leaf}")
+
+
+def _make_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
 
 
 StartEngine = Callable[..., Awaitable[Running]]
@@ -86,7 +87,7 @@ async def start_engine(
         section.setdefault("reload_interval", 0.05)
         section.setdefault("workers", 2)
         if section["scripts_dir"] is not None:
-            Path(section["scripts_dir"]).mkdir(parents=True, exist_ok=True)
+            _make_dir(Path(section["scripts_dir"]))
         settings = Settings(
             mqtt=roost_settings.mqtt,
             node=NodeSettings(id=f"engine-{n}", data_dir=tmp_path / f"data-{n}"),

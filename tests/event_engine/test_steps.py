@@ -99,9 +99,7 @@ async def test_ontrigger_returning_false_skips_that_propertys_onchange(
     assert entry.logs == ["devices/lab/lamp.js:power_onchange: power true"]
 
 
-async def test_repeats_inside_the_window_are_skipped(
-    lab: Node, start_engine: StartEngine
-) -> None:
+async def test_repeats_inside_the_window_are_skipped(lab: Node, start_engine: StartEngine) -> None:
     script = """
     function level_onchange(ev) { home.log("level", ev.value); }
     function power_onchange(ev) { home.log("power", ev.value); }

@@ -69,9 +69,15 @@ async def test_scripts_veto_and_change_commands_before_the_state(
     assert entry.logs == ["devices/thermostat.js:target_onchange: target 20 -> 15"]
 
 
+LOCKED = "function onchange(ev) { return !home.device(ev.device).values.heating; }"
+
+
+LOCKED = "function onchange(ev) { return !home.device(ev.device).values.heating; }"
+
+
 async def test_a_group_stop_refuses_a_virtual_command(bus: Bus, start_engine: StartEngine) -> None:
     run = await start_engine(
-        {"groups/locked.js": "function onchange(ev) { return !home.device(ev.device).values.heating; }"},
+        {"groups/locked.js": LOCKED},
         devices=THERMOSTAT,
         groups={"locked": {"members": ["thermostat"]}},
     )
