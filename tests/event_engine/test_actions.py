@@ -48,7 +48,7 @@ async def test_a_bad_command_is_a_script_error_not_a_crash(
     run = await start_engine({"devices/sensor.js": script})
     t = run.node.topics
     async with run.watcher("engine/event") as events, Watcher(bus, t.state("lab", "fan")) as fan:
-        messages = []
+        messages: list[str] = []
         for value in (1, 2, 3):
             lab.devices["sensor"].update(temperature=value)
             event = await events.wait_json(
