@@ -1,0 +1,235 @@
+"""Event engine benchmark: from a state change on the broker to the script's command
+arriving at a subscriber.
+
+    .venv/bin/pytest --perf tests/perf/test_event_engine.py -s
+
+The engine runs as its own process (`roost-event-engine`), as deployed, on a broker of
+this test's own. A trivial script answers every change of 32 sensors with a command.
+Measured, in one run:
+- throughput (events/s) for 1, 2 and 4 workers: a burst of changes, first publish to last
+  command received;
+- latency p50/p99 at a steady 200 events/s (2 workers);
+- the baseline: the broker's own round trip (publish → subscriber, same clients, same
+  rate) and its burst throughput, so the engine's figures read as ratios.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from roost.bus import Bus
+from roost.message import Message
+from roost.settings import MqttSettings
+from roost.testing.broker import MosquittoBroker
+
+pytestmark = [pytest.mark.perf, pytest.mark.timeout(900)]
+
+SENSORS = 32
+BURST = 3000
+RATE = 200.0
+STEADY_SECONDS = 5.0
+ENGINE = str(Path(sys.executable).parent / "roost-event-engine")
+SCRIPT = "function value_onchange(ev) { home.set('bench/sink', {value: ev.value}); }\n"
+SENSOR_META = {"name": "Bench sensor", "properties": {"value": {"kind": "number"}}}
+SINK_META = {"name": "Bench sink", "properties": {"value": {"kind": "number", "settable": True}}}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Arrivals:
+    """Arrival times of messages whose JSON `value` is a sequence number."""
+
+    def __init__(self) -> None:
+        self.times: dict[int, float] = {}
+        self.changed = asyncio.Event()
+
+    def __call__(self, message: Message) -> None:
+        try:
+            value = json.loads(message.payload)["value"]
+        except (ValueError, KeyError, TypeError):
+            return
+        self.times.setdefault(int(value), time.perf_counter())
+        self.changed.set()
+
+    async def wait(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.times) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), remaining)
+            except TimeoutError:
+                return
+
+
+async def burst(bus: Bus, topic_of: Any, arrivals: Arrivals, start: int, n: int) -> float:
+    """Publish n changes as fast as the client pipelines them; events/s until all arrived."""
+    began = time.perf_counter()
+    for i in range(start, start + n):
+        bus.publish_nowait(topic_of(i), {"value": i})
+    await arrivals.wait(start + n, timeout=120)
+    got = sum(1 for k in arrivals.times if start <= k < start + n)
+    last = max(arrivals.times[k] for k in arrivals.times if start <= k < start + n)
+    assert got == n, f"only {got} of {n} arrived"
+    return n / (last - began)
+
+
+async def steady(
+    bus: Bus, topic_of: Any, arrivals: Arrivals, start: int, rate: float, seconds: float
+) -> dict[str, float]:
+    """Publish at a fixed rate; latency of each from its publish to its arrival."""
+    n = int(rate * seconds)
+    sent: dict[int, float] = {}
+    began = time.perf_counter()
+    for k, i in enumerate(range(start, start + n)):
+        due = began + k / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent[i] = time.perf_counter()
+        bus.publish_nowait(topic_of(i), {"value": i})
+    await arrivals.wait(start + n, timeout=60)
+    latencies = [(arrivals.times[i] - sent[i]) * 1000 for i in sent if i in arrivals.times]
+    assert len(latencies) == n, f"only {len(latencies)} of {n} arrived"
+    return {
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "mean_ms": round(statistics.fmean(latencies), 2),
+        "events": n,
+    }
+
+
+@asynccontextmanager
+async def engine_process(
+    broker: MosquittoBroker, tmp: Path, workers: int, mqtt: MqttSettings
+) -> AsyncIterator[None]:
+    scripts = tmp / f"scripts-{workers}"
+    (scripts / "devices").mkdir(parents=True, exist_ok=True)
+    for n in range(SENSORS):
+        (scripts / "devices" / f"s{n}.js").write_text(SCRIPT)
+    env = {
+        **os.environ,
+        "ROOST_CONFIG": "",
+        "ROOST_MQTT__HOST": broker.host,
+        "ROOST_MQTT__PORT": str(broker.port),
+        "ROOST_MQTT__PREFIX": mqtt.prefix,
+        "ROOST_MQTT__DISCOVERY": "false",
+        "ROOST_NODE__ID": f"engine-{workers}",
+        "ROOST_NODE__DATA_DIR": str(tmp / f"data-{workers}"),
+        "ROOST_EVENT_ENGINE__WORKERS": str(workers),
+        "ROOST_EVENT_ENGINE__SCRIPTS_DIR": str(scripts),
+        "ROOST_EVENT_ENGINE__QUEUE_SIZE": "100000",
+        "ROOST_EVENT_ENGINE__DEVICES": "{}",
+        "ROOST_LOG__LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(ENGINE, env=env)
+    try:
+        async with Bus(mqtt, reconnect=False) as bus:
+            ready = asyncio.get_running_loop().create_future()
+
+            def on_state(message: Message) -> None:
+                state = json.loads(message.payload or b"{}")
+                if (
+                    state.get("scripts") == SENSORS
+                    and state.get("workers") == workers
+                    and not ready.done()
+                ):
+                    ready.set_result(None)
+
+            topic = mqtt.topics().state(f"engine-{workers}", "engine")
+            await bus.subscribe(topic, on_state)
+            await asyncio.wait_for(ready, 60)
+        yield
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 10)
+
+
+async def test_event_engine_throughput_and_latency(tmp_path: Path) -> None:
+    broker = MosquittoBroker(tmp_path / "broker")
+    broker.start()
+    try:
+        await _measure(broker, tmp_path)
+    finally:
+        broker.stop()
+
+
+async def _measure(broker: MosquittoBroker, tmp: Path) -> None:
+    mqtt = MqttSettings(host=broker.host, port=broker.port, prefix="bench", discovery=False)
+    topics = mqtt.topics()
+    results: dict[str, Any] = {"sensors": SENSORS, "burst": BURST, "rate": RATE}
+    async with Bus(mqtt, reconnect=False) as source, Bus(mqtt, reconnect=False) as sink:
+        # Baseline: the same two clients, straight through the broker.
+        echo = Arrivals()
+        await sink.subscribe("bench/echo/+", echo)
+        await sink.sync()
+        await source.sync()
+        echo_topic = lambda i: f"bench/echo/{i % SENSORS}"  # noqa: E731
+        await burst(source, echo_topic, echo, 0, 200)  # warm-up
+        print("broker baseline…", file=sys.stderr)
+        results["broker_events_per_s"] = round(await burst(source, echo_topic, echo, 1000, BURST))
+        results["broker_round_trip"] = await steady(
+            source, echo_topic, echo, 10_000, RATE, STEADY_SECONDS
+        )
+
+        # The devices the engine sees: retained meta and state, no live owner.
+        for n in range(SENSORS):
+            source.publish_nowait(topics.meta("bench", f"s{n}"), SENSOR_META, retain=True)
+            source.publish_nowait(topics.state("bench", f"s{n}"), {"value": -1}, retain=True)
+        source.publish_nowait(topics.meta("bench", "sink"), SINK_META, retain=True)
+        source.publish_nowait(topics.state("bench", "sink"), {"value": None}, retain=True)
+        source.publish_nowait(topics.node_availability("bench"), "online", retain=True)
+        await source.flush(10)
+        commands = Arrivals()
+        await sink.subscribe(topics.set("bench", "sink"), commands)
+        await sink.sync()
+
+        def state_topic(i: int) -> str:
+            return topics.state("bench", f"s{i % SENSORS}")
+
+        start = 100_000
+        throughput: dict[str, float] = {}
+        for workers in (1, 2, 4):
+            print(f"engine with {workers} workers…", file=sys.stderr)
+            async with engine_process(broker, tmp, workers, mqtt):
+                print("  ready", file=sys.stderr)
+                await burst(source, state_topic, commands, start, 200)  # warm-up
+                start += 1000
+                throughput[str(workers)] = round(
+                    await burst(source, state_topic, commands, start, BURST)
+                )
+                start += 10_000
+                if workers == 2:
+                    results["engine_latency_2_workers"] = await steady(
+                        source, state_topic, commands, start, RATE, STEADY_SECONDS
+                    )
+                    start += 10_000
+        results["engine_events_per_s"] = throughput
+
+    base = results["broker_round_trip"]
+    engine = results["engine_latency_2_workers"]
+    results["ratios"] = {
+        "throughput_vs_broker": {
+            w: round(v / results["broker_events_per_s"], 3) for w, v in throughput.items()
+        },
+        "p50_vs_broker": round(engine["p50_ms"] / base["p50_ms"], 1),
+        "p99_vs_broker": round(engine["p99_ms"] / base["p99_ms"], 1),
+        "throughput_4_vs_1_workers": round(throughput["4"] / throughput["1"], 2),
+    }
+    print(json.dumps({"event_engine": results}, indent=2))
