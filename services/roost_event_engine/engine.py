@@ -47,6 +47,7 @@ log = logging.getLogger("roost.event_engine")
 script_log = logging.getLogger("roost.event_engine.script")
 
 STATUS_INTERVAL = 2.0
+BATCH = 64  # triggers of different devices one lane hands its worker in one round trip
 DROP_WARNING_INTERVAL = 10.0
 
 
@@ -350,17 +351,19 @@ class Engine:
     # lanes ---------------------------------------------------------------------------------
     async def _lane(self, slot: int) -> None:
         while True:
-            trigger = await self.ring.take()
+            triggers = await self.ring.take_many(BATCH)
             try:
-                await self._process(slot, trigger)
+                await self._process(slot, triggers)
             except Exception as exc:
-                log.exception("processing %s failed", trigger.describe())
-                if trigger.answer is not None and not trigger.answer.done():
-                    trigger.answer.set_exception(exc)
+                log.exception("processing %d triggers failed", len(triggers))
+                for trigger in triggers:
+                    if trigger.answer is not None and not trigger.answer.done():
+                        trigger.answer.set_exception(exc)
             finally:
-                if trigger.answer is not None and not trigger.answer.done():
-                    trigger.answer.set_result({"accepted": {}, "reasons": ["not processed"]})
-                self.ring.done(trigger)
+                for trigger in triggers:
+                    if trigger.answer is not None and not trigger.answer.done():
+                        trigger.answer.set_result({"accepted": {}, "reasons": ["not processed"]})
+                    self.ring.done(trigger)
 
     def _job(self, trigger: Trigger) -> dict[str, Any] | None:
         base = {"seq": trigger.seq, "ts": trigger.ts}
@@ -397,18 +400,16 @@ class Engine:
         trigger.changes = job["changes"]
         return job
 
-    async def _process(self, slot: int, trigger: Trigger) -> None:
+    def _prepare(self, trigger: Trigger) -> dict[str, Any] | None:
+        """The job for a worker, or None when no script needs to run (the trigger is
+        settled here)."""
         skipped = sorted(trigger.changes)
         job = self._job(trigger)
         if job is None:
             if trigger.answer is not None:
-                trigger.answer.set_result(
-                    {
-                        "accepted": {},
-                        "reasons": [f"{', '.join(skipped)}: a repeat inside its repeat window"],
-                    }
-                )
-            return
+                reason = f"{', '.join(skipped)}: a repeat inside its repeat window"
+                trigger.answer.set_result({"accepted": {}, "reasons": [reason]})
+            return None
         has_scripts = bool(
             job.get("scripts")
             or any(g["script"] for g in job.get("groups", []))
@@ -416,26 +417,56 @@ class Engine:
             or job["kind"] == "call"
         )
         if not has_scripts:
-            reply: dict[str, Any] = {"accepted": {p: c["value"] for p, c in job["changes"].items()}}
             if job["kind"] == "set":
-                self._answer(trigger, reply)
-            return
-        worker = await self.pool.worker(slot)
-        started = time.perf_counter()
-        try:
-            reply = await worker.request({"op": "run", "job": job}, self._backstop())
-        except WorkerLost as exc:
-            self.pool.replace(worker)
-            reply = {"errors": [{"script": None, "function": None, "message": str(exc)}]}
+                accepted = {p: c["value"] for p, c in job["changes"].items()}
+                self._answer(trigger, {"accepted": accepted})
+            return None
+        return job
+
+    async def _process(self, slot: int, triggers: list[Trigger]) -> None:
+        """Run the triggers' jobs on the slot's worker in one round trip. After an
+        overrun the jobs behind it run on the replacement worker."""
+        work = [(t, job) for t in triggers if (job := self._prepare(t)) is not None]
+        while work:
+            worker = await self.pool.worker(slot)
+            started = time.perf_counter()
+            try:
+                answer = await worker.request(
+                    {"op": "batch", "jobs": [job for _, job in work]},
+                    self._backstop() * len(work),
+                )
+                results: list[dict[str, Any]] = answer["results"]
+            except WorkerLost as exc:
+                self.pool.replace(worker)
+                lost = {"errors": [{"script": None, "function": None, "message": str(exc)}]}
+                results = [lost] * len(work)
+            elapsed = (time.perf_counter() - started) * 1000 / max(len(results), 1)
+            for (trigger, job), reply in zip(work, results, strict=False):
+                if reply.get("timeout"):
+                    self.pool.replace(worker)
+                self._finish(slot, trigger, job, reply, elapsed)
+            work = work[len(results) :]
+
+    def _finish(
+        self,
+        slot: int,
+        trigger: Trigger,
+        job: dict[str, Any],
+        reply: dict[str, Any],
+        elapsed_ms: float,
+    ) -> None:
         if reply.get("timeout"):
-            self.pool.replace(worker)
             current = reply.get("current")
             script, _, function = (current or "?:?").partition(":")
             message = (
                 f"{current or 'a script'} ran longer than {self.section.time_limit:g} s: "
                 "stopped, its worker killed and replaced"
             )
-            reply = {"errors": [{"script": script, "function": function, "message": message}]}
+            duration = reply.get("duration_ms", elapsed_ms)
+            reply = {
+                "errors": [{"script": script, "function": function, "message": message}],
+                "duration_ms": duration,
+            }
             self._script_error(script, function, message, timeout=True)
         else:
             for error in reply.get("errors", []):
@@ -454,9 +485,7 @@ class Engine:
                 trigger=trigger.describe(),
                 functions=functions,
                 sent=sent,
-                duration_ms=round(
-                    reply.get("duration_ms", (time.perf_counter() - started) * 1000), 3
-                ),
+                duration_ms=round(reply.get("duration_ms", elapsed_ms), 3),
                 error=_error_text(errors[0]) if errors else None,
                 errors=errors,
                 logs=[

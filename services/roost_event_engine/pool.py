@@ -44,6 +44,7 @@ class WorkerProcess:
         self._numbers = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
+        self._outgoing: list[bytes] = []
         self.dead = False
 
     @property
@@ -74,11 +75,20 @@ class WorkerProcess:
             raise
 
     def send(self, message: Message) -> None:
-        """Queue a message for the worker; never blocks the event loop."""
+        """Queue a message for the worker; never blocks the event loop. Messages sent in
+        one turn of the loop go out in one write (one wake-up of the worker)."""
         if self.dead or self.process is None or self.process.stdin is None:
             return
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.append(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+    def _flush(self) -> None:
+        data, self._outgoing = b"".join(self._outgoing), []
+        if self.dead or self.process is None or self.process.stdin is None or not data:
+            return
         try:
-            self.process.stdin.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+            self.process.stdin.write(data)
         except (ConnectionError, RuntimeError):
             self.dead = True
 

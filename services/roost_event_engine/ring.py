@@ -112,6 +112,16 @@ class EventRing:
         self._busy.add(key)
         return self._pending[key].popleft()
 
+    async def take_many(self, limit: int) -> list[Trigger]:
+        """At least one trigger, and every other ready one up to `limit` (each of a
+        different key), so one round trip to a worker can carry a burst."""
+        out = [await self.take()]
+        while self._ready and len(out) < limit:
+            key = self._ready.popleft()
+            self._busy.add(key)
+            out.append(self._pending[key].popleft())
+        return out
+
     def done(self, trigger: Trigger) -> None:
         key = trigger.key
         self._busy.discard(key)

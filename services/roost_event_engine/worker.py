@@ -106,6 +106,13 @@ class Worker:
             return None
         if op == "run":
             return {"op": "done", "n": n, **self.run(message["job"])}
+        if op == "batch":
+            results = []
+            for job in message["jobs"]:
+                results.append(self.run(job))
+                if results[-1].get("timeout"):
+                    break  # the engine replaces this VM; the rest run on the next one
+            return {"op": "done", "n": n, "results": results}
         if op == "ping":
             return {"op": "pong", "n": n}
         return {"op": "error", "n": n, "message": f"unknown op {op!r}"}

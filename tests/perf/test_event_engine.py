@@ -36,9 +36,9 @@ from roost.testing.broker import MosquittoBroker
 pytestmark = [pytest.mark.perf, pytest.mark.timeout(900)]
 
 SENSORS = 32
-BURST = 3000
+BURST = int(os.environ.get("ROOST_BENCH_BURST", "3000"))
 RATE = 200.0
-STEADY_SECONDS = 5.0
+STEADY_SECONDS = float(os.environ.get("ROOST_BENCH_SECONDS", "5"))
 ENGINE = str(Path(sys.executable).parent / "roost-event-engine")
 SCRIPT = "function value_onchange(ev) { home.set('bench/sink', {value: ev.value}); }\n"
 SENSOR_META = {"name": "Bench sensor", "properties": {"value": {"kind": "number"}}}
@@ -65,9 +65,12 @@ class Arrivals:
         self.times.setdefault(int(value), time.perf_counter())
         self.changed.set()
 
-    async def wait(self, count: int, timeout: float) -> None:
+    def count(self, start: int, n: int) -> int:
+        return sum(1 for k in self.times if start <= k < start + n)
+
+    async def wait_range(self, start: int, n: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while len(self.times) < count:
+        while self.count(start, n) < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -83,7 +86,7 @@ async def burst(bus: Bus, topic_of: Any, arrivals: Arrivals, start: int, n: int)
     began = time.perf_counter()
     for i in range(start, start + n):
         bus.publish_nowait(topic_of(i), {"value": i})
-    await arrivals.wait(start + n, timeout=120)
+    await arrivals.wait_range(start, n, timeout=120)
     got = sum(1 for k in arrivals.times if start <= k < start + n)
     last = max(arrivals.times[k] for k in arrivals.times if start <= k < start + n)
     assert got == n, f"only {got} of {n} arrived"
@@ -104,7 +107,7 @@ async def steady(
             await asyncio.sleep(delay)
         sent[i] = time.perf_counter()
         bus.publish_nowait(topic_of(i), {"value": i})
-    await arrivals.wait(start + n, timeout=60)
+    await arrivals.wait_range(start, n, timeout=60)
     latencies = [(arrivals.times[i] - sent[i]) * 1000 for i in sent if i in arrivals.times]
     assert len(latencies) == n, f"only {len(latencies)} of {n} arrived"
     return {
@@ -138,7 +141,11 @@ async def engine_process(
         "ROOST_EVENT_ENGINE__DEVICES": "{}",
         "ROOST_LOG__LEVEL": "WARNING",
     }
-    process = await asyncio.create_subprocess_exec(ENGINE, env=env)
+    command = [ENGINE]
+    profile = os.environ.get("ROOST_BENCH_PROFILE")  # a file: profile the engine into it
+    if profile:
+        command = [sys.executable, "-m", "cProfile", "-o", f"{profile}.{workers}", ENGINE]
+    process = await asyncio.create_subprocess_exec(*command, env=env)
     try:
         async with Bus(mqtt, reconnect=False) as bus:
             ready = asyncio.get_running_loop().create_future()
