@@ -158,6 +158,7 @@ class Engine:
         await self.reload()
         self._spawn(self._watch_scripts(), "watch scripts")
         self._spawn(self._report(), "status")
+        self._spawn(self.pool.push_deferred(), "push mirror updates")
         self.ready.set()
         log.info(
             "event engine running: %d workers, %d scripts from %s",
@@ -672,7 +673,7 @@ class Engine:
         self.status.pop(path, None)
         self.timers.clear(path)
         self.schedules.clear(path)
-        self.pool.broadcast({"op": "unload", "path": path})
+        self.pool.broadcast_now({"op": "unload", "path": path})
         log.info("script %s removed", path)
 
     async def _load(self, path: str, source: str) -> None:

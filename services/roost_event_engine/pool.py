@@ -24,6 +24,8 @@ log = logging.getLogger("roost.event_engine.pool")
 
 READ_LIMIT = 64 * 1024 * 1024
 START_TIMEOUT = 30.0
+DEFER_LIMIT = 2000  # mirror updates held for an idle worker before they are pushed anyway
+DEFER_INTERVAL = 0.5
 
 Message = dict[str, Any]
 Bootstrap = Callable[[], list[Message]]
@@ -45,6 +47,7 @@ class WorkerProcess:
         self._reader: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
         self._outgoing: list[bytes] = []
+        self._deferred: list[bytes] = []
         self.dead = False
 
     @property
@@ -76,12 +79,31 @@ class WorkerProcess:
 
     def send(self, message: Message) -> None:
         """Queue a message for the worker; never blocks the event loop. Messages sent in
-        one turn of the loop go out in one write (one wake-up of the worker)."""
+        one turn of the loop go out in one write (one wake-up of the worker), after any
+        deferred mirror updates."""
         if self.dead or self.process is None or self.process.stdin is None:
             return
         if not self._outgoing:
             asyncio.get_running_loop().call_soon(self._flush)
-        self._outgoing.append(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        self._outgoing.extend(self._deferred)
+        self._deferred.clear()
+        self._outgoing.append(_line(message))
+
+    def defer(self, message: Message) -> None:
+        """Queue a mirror update to travel with the next request (or the next periodic
+        flush): a worker need not wake for every change, only before it runs a script."""
+        if self.dead:
+            return
+        self._deferred.append(_line(message))
+        if len(self._deferred) >= DEFER_LIMIT:
+            self.push_deferred()
+
+    def push_deferred(self) -> None:
+        if self._deferred and not self.dead:
+            if not self._outgoing:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self._outgoing.extend(self._deferred)
+            self._deferred.clear()
 
     def _flush(self) -> None:
         data, self._outgoing = b"".join(self._outgoing), []
@@ -163,6 +185,10 @@ class WorkerProcess:
                 await self._reader
 
 
+def _line(message: Message) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
 class WorkerPool:
     """`size` slots, each holding a live worker or being refilled."""
 
@@ -217,8 +243,20 @@ class WorkerPool:
         return len(self.live())
 
     def broadcast(self, message: Message) -> None:
+        """A mirror update for every worker, delivered before its next request."""
+        for worker in self.live():
+            worker.defer(message)
+
+    def broadcast_now(self, message: Message) -> None:
         for worker in self.live():
             worker.send(message)
+
+    async def push_deferred(self) -> None:
+        """Keep idle workers' mirrors close behind, so a request carries little."""
+        while True:
+            await asyncio.sleep(DEFER_INTERVAL)
+            for worker in self.live():
+                worker.push_deferred()
 
     async def worker(self, slot: int) -> WorkerProcess:
         """The slot's live worker, waiting while it is refilled."""

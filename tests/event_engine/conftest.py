@@ -59,7 +59,7 @@ class Running:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source)
 
-    async def entry(self, predicate: Callable[[LogEntry], bool], timeout: float = 5.0) -> LogEntry:
+    async def entry(self, predicate: Callable[[LogEntry], bool], timeout: float = 10.0) -> LogEntry:
         return await self.engine.runlog.wait_for(predicate, timeout=timeout)
 
     def watcher(self, leaf: str) -> Watcher:
