@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -130,6 +132,25 @@ class EngineSection(Section):
                 raise ValueError(str(exc)) from None
             if device_id == "engine":
                 raise ValueError("device id 'engine' is the engine's own device")
+        return value
+
+    @field_validator("http_allow", "notify_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{value!r} is not a known time zone") from None
         return value
 
     @field_validator("repeat_windows", "history_sizes")

@@ -57,6 +57,8 @@ def test_groups_and_devices_from_a_file(tmp_path: Path) -> None:
         ("[event_engine.devices.x.properties.on]\nkind = 'lamp'", "event_engine.devices.x"),
         ("[event_engine.devices.Bad_Id.properties.on]\nkind = 'switch'", "not a slug"),
         ("[event_engine]\nworkrs = 2", "event_engine.workrs: unknown key"),
+        ("[event_engine]\nhttp_allow = ['ftp://x/']", "is not an http(s) URL"),
+        ("[event_engine]\ntimezone = 'Mars/Olympus'", "not a known time zone"),
     ],
 )
 def test_mistakes_are_refused(tmp_path: Path, text: str, message: str) -> None:

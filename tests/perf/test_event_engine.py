@@ -16,6 +16,7 @@ Measured, in one run:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -26,6 +27,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from roost.bus import Bus
@@ -118,10 +120,20 @@ async def steady(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the engine and its workers)."""
+    process = psutil.Process(pid)
+    total = sum(process.cpu_times()[:2])
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += sum(child.cpu_times()[:2])
+    return total
+
+
 @asynccontextmanager
 async def engine_process(
     broker: MosquittoBroker, tmp: Path, workers: int, mqtt: MqttSettings
-) -> AsyncIterator[None]:
+) -> AsyncIterator[int]:
     scripts = tmp / f"scripts-{workers}"
     (scripts / "devices").mkdir(parents=True, exist_ok=True)
     for n in range(SENSORS):
@@ -162,7 +174,7 @@ async def engine_process(
             topic = mqtt.topics().state(f"engine-{workers}", "engine")
             await bus.subscribe(topic, on_state)
             await asyncio.wait_for(ready, 60)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 10)
@@ -212,22 +224,31 @@ async def _measure(broker: MosquittoBroker, tmp: Path) -> None:
 
         start = 100_000
         throughput: dict[str, float] = {}
+        cpu_ms: dict[str, float] = {}
         for workers in (1, 2, 4):
             print(f"engine with {workers} workers…", file=sys.stderr)
-            async with engine_process(broker, tmp, workers, mqtt):
+            async with engine_process(broker, tmp, workers, mqtt) as pid:
                 print("  ready", file=sys.stderr)
                 await burst(source, state_topic, commands, start, 200)  # warm-up
                 start += 1000
+                cpu = cpu_seconds(pid)
                 throughput[str(workers)] = round(
                     await burst(source, state_topic, commands, start, BURST)
                 )
+                cpu_ms[str(workers)] = round((cpu_seconds(pid) - cpu) * 1000 / BURST, 3)
                 start += 10_000
                 if workers == 2:
+                    cpu = cpu_seconds(pid)
                     results["engine_latency_2_workers"] = await steady(
                         source, state_topic, commands, start, RATE, STEADY_SECONDS
                     )
+                    results["engine_latency_2_workers"]["cpu_ms_per_event"] = round(
+                        (cpu_seconds(pid) - cpu) * 1000 / (RATE * STEADY_SECONDS), 3
+                    )
                     start += 10_000
         results["engine_events_per_s"] = throughput
+        results["engine_cpu_ms_per_event_in_burst"] = cpu_ms
+        results["load_average"] = os.getloadavg()[0]
 
     base = results["broker_round_trip"]
     engine = results["engine_latency_2_workers"]
