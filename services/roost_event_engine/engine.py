@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,14 +28,16 @@ from roost.device import Device
 from roost.errors import CommandError, ConfigError, ErrorCode
 from roost.mirror import Change, ChangeKind, StateView
 from roost.node import Node
+from roost_event_engine.actions import Actions
 from roost_event_engine.groups import GroupTree
 from roost_event_engine.keys import PropertyTable
-from roost_event_engine.plugins import Plugin, PluginError
+from roost_event_engine.library import ScriptLibrary
+from roost_event_engine.plugins import Plugin
 from roost_event_engine.pool import WorkerLost, WorkerPool
 from roost_event_engine.repeat import RepeatWindow
 from roost_event_engine.ring import EventRing, Trigger
 from roost_event_engine.runlog import LogEntry, LogParams, RunLog
-from roost_event_engine.scripts import ScriptFolder, place, seed_examples
+from roost_event_engine.scripts import ScriptFolder, seed_examples
 from roost_event_engine.settings import EngineSection, Settings
 from roost_event_engine.status import ENGINE_DEVICE, ENGINE_META, SCRIPT_ERROR, Rate
 from roost_event_engine.table import DeviceTable
@@ -49,26 +50,6 @@ script_log = logging.getLogger("roost.event_engine.script")
 STATUS_INTERVAL = 2.0
 BATCH = 64  # triggers of different devices one lane hands its worker in one round trip
 DROP_WARNING_INTERVAL = 10.0
-
-
-@dataclass
-class ScriptStatus:
-    path: str
-    role: str
-    target: str
-    state: str  # ok, error
-    error: str | None = None
-    loaded: str | None = None
-
-    def wire(self) -> dict[str, JsonValue]:
-        return {
-            "path": self.path,
-            "role": self.role,
-            "target": self.target,
-            "state": self.state,
-            "error": self.error,
-            "loaded": self.loaded,
-        }
 
 
 def scripts_dir(settings: Settings) -> Path:
@@ -94,18 +75,25 @@ class Engine:
             name: cls(self) for name, cls in sorted(Plugin.registry.items())
         }
         self.folder = ScriptFolder(scripts_dir(settings))
-        self.good: dict[str, str] = {}
-        self.status: dict[str, ScriptStatus] = {}
         self.pool = WorkerPool(
             section.workers,
             time_limit=section.time_limit,
             memory_mb=section.worker_memory_mb,
             bootstrap=self._bootstrap,
         )
+        self.library = ScriptLibrary(
+            self.folder,
+            self.pool,
+            limit=self._backstop,
+            report=self._script_error,
+            loaded=self._script_loaded,
+            removed=self._script_removed,
+        )
+        self.good = self.library.good
+        self.status = self.library.status
         self.errors = 0
         self.incoming = Rate()
         self._last_drop_warning = 0.0
-        self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ready = asyncio.Event()
         self.engine_device = node.add_device(ENGINE_DEVICE, ENGINE_META, on_set=self._on_engine_set)
@@ -120,6 +108,15 @@ class Engine:
             self.virtual[device_id] = node.add_device(
                 device_id, meta, on_set=self._on_virtual_set, restore=True
             )
+        self.actions = Actions(
+            node,
+            self.view,
+            self.engine_device,
+            self.timers,
+            self.plugins,
+            report=self._script_error,
+            spawn=self._spawn,
+        )
         node.add_method(
             "log",
             self._log_method,
@@ -156,7 +153,7 @@ class Engine:
         await self.pool.start()
         lanes = [self._spawn(self._lane(slot), f"lane {slot}") for slot in range(self.pool.size)]
         await self.reload()
-        self._spawn(self._watch_scripts(), "watch scripts")
+        self._spawn(self.library.watch(self.section.reload_interval), "watch scripts")
         self._spawn(self._report(), "status")
         self._spawn(self.pool.push_deferred(), "push mirror updates")
         self.ready.set()
@@ -472,7 +469,7 @@ class Engine:
         else:
             for error in reply.get("errors", []):
                 self._script_error(error.get("script"), error.get("function"), error["message"])
-        sent = self._act(trigger, reply.get("actions", []))
+        sent = self.actions.carry_out(reply.get("actions", []))
         for line in reply.get("logs", []):
             script_log.info("%s: %s", line.get("source") or line.get("script"), line["message"])
         if job["kind"] == "set":
@@ -526,74 +523,6 @@ class Engine:
             reasons.append(_error_text(reply["errors"][0]))
         trigger.answer.set_result({"accepted": accepted, "reasons": reasons})
 
-    # carrying out what scripts asked for ----------------------------------------------------
-    def _act(self, trigger: Trigger, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        sent: list[dict[str, Any]] = []
-        for action in actions:
-            source = action.get("source") or ""
-            script, _, function = source.partition(":")
-            kind = action.get("type")
-            try:
-                if kind == "set":
-                    self._command(action["device"], action["values"])
-                    sent.append({"set": action["device"], "values": action["values"]})
-                elif kind == "emit":
-                    self.engine_device.emit(action["kind"], action.get("data") or {})
-                    sent.append({"emit": action["kind"], "data": action.get("data") or {}})
-                elif kind == "after":
-                    self.timers.after(
-                        action["script"], action["seconds"], action["name"], action.get("args")
-                    )
-                    sent.append({"after": action["seconds"], "function": action["name"]})
-                elif kind == "cancel":
-                    self.timers.cancel(action["script"], action["name"])
-                    sent.append({"cancel": action["name"]})
-                elif kind == "plugin":
-                    self._plugin(action, script, function)
-                    sent.append({"plugin": action["plugin"], "args": action.get("args", [])})
-            except PluginError as exc:
-                self._script_error(script, function, str(exc))
-            except (ValueError, KeyError, TypeError) as exc:
-                self._script_error(script, function, f"{kind}: {exc}")
-        return sent
-
-    def _command(self, ref: str, values: dict[str, Any]) -> None:
-        try:
-            device = self.view.device(ref)
-        except KeyError:
-            raise PluginError(f"home.set: no device {ref}") from None
-        props = device.meta.properties if device.meta else None
-        for prop, value in values.items():
-            if props is None:
-                break
-            spec = props.get(prop)
-            if spec is None:
-                raise PluginError(f"home.set: {ref} has no property {prop}")
-            try:
-                coerce_command(prop, spec, value)
-            except CommandError as exc:
-                raise PluginError(f"home.set {ref}: {exc.message}") from None
-        topic = self.node.topics.set(device.node, device.id)
-        if not self.node.bus.publish_nowait(topic, values):
-            raise PluginError(f"home.set {ref}: the outbox is full; command dropped")
-
-    def _plugin(self, action: dict[str, Any], script: str, function: str) -> None:
-        plugin = self.plugins.get(action["plugin"])
-        if plugin is None:
-            raise PluginError(f"no plugin {action['plugin']}")
-        args = action.get("args") or []
-
-        async def call() -> None:
-            try:
-                await plugin.call(action.get("script") or script, list(args))
-            except PluginError as exc:
-                self._script_error(script, function, str(exc))
-            except Exception as exc:
-                log.exception("plugin %s failed", plugin.name)
-                self._script_error(script, function, f"{plugin.name}: {exc}")
-
-        self._spawn(call(), f"plugin {plugin.name}")
-
     def _script_error(
         self, script: str | None, function: str | None, message: str, *, timeout: bool = False
     ) -> None:
@@ -632,103 +561,28 @@ class Engine:
     def engine_event(self, kind: str, data: dict[str, Any]) -> None:
         self.engine_device.emit(kind, data)
 
-    # scripts ---------------------------------------------------------------------------------
-    async def _watch_scripts(self) -> None:
-        while True:
-            await asyncio.sleep(self.section.reload_interval)
-            try:
-                await self.reload()
-            except Exception:
-                log.exception("reloading scripts failed")
-
+    # scripts -------------------------------------------------------------------------------
     async def reload(self) -> None:
-        """Load what changed in the scripts folder since the last look."""
-        async with self._reload_lock:
-            for change in await asyncio.to_thread(self.folder.scan):
-                placement = place(change.path)
-                assert placement is not None
-                if change.error is not None:
-                    self._set_status(change.path, "error", change.error)
-                    self._script_error(change.path, None, change.error)
-                elif change.source is None:
-                    self._unload(change.path)
-                else:
-                    await self._load(change.path, change.source)
+        await self.library.reload()
 
-    def _set_status(self, path: str, state: str, error: str | None) -> None:
-        placement = place(path)
-        assert placement is not None
-        old = self.status.get(path)
-        self.status[path] = ScriptStatus(
-            path,
-            placement.role.value,
-            placement.target,
-            state,
-            error,
-            iso() if state == "ok" else (old.loaded if old else None),
+    async def _script_loaded(self, path: str) -> None:
+        self.schedules.clear(path)  # its onstart makes them again
+        await self.ring.put(
+            Trigger(
+                "call",
+                key=f"script:{path}",
+                seq=self.table.seq,
+                ts=iso(),
+                script=path,
+                function="onstart",
+                reason="start",
+                optional=True,
+            )
         )
 
-    def _unload(self, path: str) -> None:
-        self.good.pop(path, None)
-        self.status.pop(path, None)
+    def _script_removed(self, path: str) -> None:
         self.timers.clear(path)
         self.schedules.clear(path)
-        self.pool.broadcast_now({"op": "unload", "path": path})
-        log.info("script %s removed", path)
-
-    async def _load(self, path: str, source: str) -> None:
-        await self.pool.worker(0)  # at least one VM to judge the script
-        workers = self.pool.live()
-        message = {"op": "load", "path": path, "source": source}
-        replies = await asyncio.gather(
-            *(w.request(message, self._backstop()) for w in workers), return_exceptions=True
-        )
-        error = None
-        succeeded = []
-        for worker, reply in zip(workers, replies, strict=True):
-            if isinstance(reply, BaseException):
-                continue  # the worker died; its replacement loads the good versions
-            if reply.get("ok"):
-                succeeded.append(worker)
-                continue
-            error = error or reply.get("error") or "failed to load"
-            if reply.get("timeout"):
-                self.pool.replace(worker)
-        if error is not None:
-            for worker in succeeded:  # back to what the others still run
-                previous = self.good.get(path)
-                worker.send(
-                    {"op": "load", "path": path, "source": previous}
-                    if previous is not None
-                    else {"op": "unload", "path": path}
-                )
-            kept = "the previous version keeps running" if path in self.good else "not loaded"
-            self._set_status(path, "error", error)
-            self._script_error(path, None, f"{error} ({kept})")
-            return
-        for line in next((r.get("logs", []) for r in replies if isinstance(r, dict)), []):
-            script_log.info("%s: %s", path, line.get("message"))
-        for worker in self.pool.live():
-            if worker not in workers:
-                worker.send(message)  # started while we were loading, from the old set
-        reloaded = path in self.good
-        self.good[path] = source
-        self._set_status(path, "ok", None)
-        self.schedules.clear(path)
-        log.info("script %s %s", path, "reloaded" if reloaded else "loaded")
-        placement = place(path)
-        assert placement is not None
-        trigger = Trigger(
-            "call",
-            key=f"script:{path}",
-            seq=self.table.seq,
-            ts=iso(),
-            script=path,
-            function="onstart",
-            reason="start",
-            optional=True,
-        )
-        await self.ring.put(trigger)
 
     # status and methods ------------------------------------------------------------------------
     async def _report(self) -> None:
@@ -745,7 +599,7 @@ class Engine:
             workers=self.pool.alive,
             restarts=self.pool.restarts,
             scripts=len(self.good),
-            broken_scripts=sum(1 for s in self.status.values() if s.state == "error"),
+            broken_scripts=self.library.broken,
         )
 
     async def _log_method(self, params: LogParams) -> JsonValue:
@@ -755,7 +609,7 @@ class Engine:
     async def _scripts_method(self, params: Any) -> JsonValue:
         return {
             "dir": str(self.folder.root),
-            "scripts": [s.wire() for _, s in sorted(self.status.items())],
+            "scripts": self.library.wire(),
             "timers": [f"{s}:{n}" for s, n in self.timers.pending()],
             "schedules": {
                 f"{s}:{n}": e for (s, n), e in sorted(self.schedules.expressions.items())
