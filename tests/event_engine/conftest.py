@@ -79,7 +79,9 @@ async def start_engine(
 ) -> AsyncIterator[StartEngine]:
     running: list[tuple[Running, asyncio.Task[None]]] = []
 
-    async def start(scripts: dict[str, str] | None = None, **section: Any) -> Running:
+    async def start(
+        scripts: dict[str, str] | None = None, *, node_id: str | None = None, **section: Any
+    ) -> Running:
         n = next(_engines)
         root = tmp_path / f"scripts-{n}"
         section.setdefault("scripts_dir", root)
@@ -90,7 +92,7 @@ async def start_engine(
             _make_dir(Path(section["scripts_dir"]))
         settings = Settings(
             mqtt=roost_settings.mqtt,
-            node=NodeSettings(id=f"engine-{n}", data_dir=tmp_path / f"data-{n}"),
+            node=NodeSettings(id=node_id or f"engine-{n}", data_dir=tmp_path / f"data-{n}"),
             event_engine=EngineSection.model_validate(section),
         )
         node = Node(settings, service="event-engine", persistent_session=True)
@@ -111,13 +113,19 @@ async def start_engine(
             raise TimeoutError("the engine did not get ready")
         return run
 
+    async def stop(run: Running) -> None:
+        for entry in [e for e in running if e[0] is run]:
+            running.remove(entry)
+            entry[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await entry[1]
+            await run.engine.close()
+            await run.node.stop()
+
+    start.stop = stop  # type: ignore[attr-defined]
     yield start
-    for run, task in running:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await run.engine.close()
-        await run.node.stop()
+    for run, _ in list(running):
+        await stop(run)
 
 
 @pytest_asyncio.fixture

@@ -105,3 +105,16 @@ async def test_virtual_devices_have_discovery(bus: Bus, start_engine: StartEngin
         engine = await disc.wait_json(t.discovery("sensor", run.id, "engine_queue"))
         assert engine["unique_id"] == f"roost_{run.id}_engine_queue"
         await disc.wait_json(t.discovery("event", run.id, "engine_alerts"))
+
+
+async def test_virtual_values_survive_a_restart(bus: Bus, start_engine: StartEngine) -> None:
+    run = await start_engine(devices=THERMOSTAT, node_id="engine-restart")
+    t = run.node.topics
+    state = t.state(run.id, "thermostat")
+    async with Watcher(bus, state) as seen:
+        await bus.publish(t.set(run.id, "thermostat"), {"target": 22.5})
+        await seen.wait_json(state, lambda s: s["target"] == 22.5)
+    await start_engine.stop(run)  # type: ignore[attr-defined]
+    again = await start_engine(devices=THERMOSTAT, node_id="engine-restart")
+    assert again.engine.virtual["thermostat"].values["target"] == 22.5
+    assert again.engine.virtual["thermostat"].values["heating"] is False  # its initial value
