@@ -479,7 +479,7 @@ class Engine:
         if not (functions or errors or reply.get("vetoed") or reply.get("stopped")):
             return  # no script had a function for it: nothing worth a log entry
         self.runlog.add(
-            LogEntry(
+            LogEntry.model_construct(  # built from our own reply: no need to validate again
                 trigger=trigger.describe(),
                 functions=functions,
                 sent=sent,

@@ -89,12 +89,13 @@ class WorkerProcess:
         self._deferred.clear()
         self._outgoing.append(_line(message))
 
-    def defer(self, message: Message) -> None:
-        """Queue a mirror update to travel with the next request (or the next periodic
-        flush): a worker need not wake for every change, only before it runs a script."""
+    def defer(self, line: bytes) -> None:
+        """Queue an encoded mirror update to travel with the next request (or the next
+        periodic flush): a worker need not wake for every change, only before it runs a
+        script."""
         if self.dead:
             return
-        self._deferred.append(_line(message))
+        self._deferred.append(line)
         if len(self._deferred) >= DEFER_LIMIT:
             self.push_deferred()
 
@@ -244,8 +245,9 @@ class WorkerPool:
 
     def broadcast(self, message: Message) -> None:
         """A mirror update for every worker, delivered before its next request."""
+        line = _line(message)
         for worker in self.live():
-            worker.defer(message)
+            worker.defer(line)
 
     def broadcast_now(self, message: Message) -> None:
         for worker in self.live():
