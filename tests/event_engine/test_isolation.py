@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from pathlib import Path
+
 import psutil
 
+from roost.bus import Bus
 from roost.node import Node
+from roost.testing import Watcher
+from roost.testing.broker import MosquittoBroker
+from roost.testing.plugin import settings_for
+from roost_event_engine.engine import Engine
+from roost_event_engine.settings import EngineSection, Settings
 
-from .conftest import StartEngine
+from .conftest import FAN, SENSOR, StartEngine
 
 RUNAWAY = """
 function level_onchange(ev) { if (ev.value === 66) { while (true) {} } home.log("lamp", ev.value); }
@@ -128,3 +138,64 @@ async def test_a_full_buffer_drops_and_counts(lab: Node, start_engine: StartEngi
     assert len(run.engine.ring) <= 2
     processed = [e for e in run.engine.runlog.entries() if "temperature" in e.trigger["changes"]]
     assert len(processed) + run.engine.ring.dropped + len(run.engine.ring) == 10
+
+
+async def test_the_engine_keeps_working_across_a_broker_restart(
+    own_mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    settings = settings_for(own_mosquitto, tmp_path)
+    lab = Node(settings, service="test", node_id="lab")
+    sensor = lab.add_device("sensor", SENSOR)
+    sensor.update(temperature=20.0)
+    lab.add_device("fan", FAN).update(duty=0)
+    engine_settings = Settings(
+        mqtt=settings.mqtt,
+        node=settings.node,
+        event_engine=EngineSection(
+            scripts_dir=tmp_path / "scripts", devices={}, workers=1, reload_interval=0.05
+        ),
+    )
+    (tmp_path / "scripts" / "devices").mkdir(parents=True)
+    (tmp_path / "scripts" / "devices" / "sensor.js").write_text(
+        "function temperature_onchange(ev) { home.set('lab/fan', {duty: ev.value}); }"
+    )
+    node = Node(engine_settings, service="event-engine", persistent_session=True)
+    engine = Engine(engine_settings, node)
+    await engine.attach()
+    async with lab, node:
+        task = asyncio.create_task(engine.run())
+        try:
+            await asyncio.wait_for(engine.ready.wait(), 20)
+            fan = lab.devices["fan"]
+            sensor.update(temperature=30.0)
+            await engine.runlog.wait_for(lambda e: e.trigger.get("changes") == {"temperature": 30})
+            own_mosquitto.restart()  # retained state is gone: owners publish it again
+            topics = settings.mqtt.topics()
+            async with (
+                Bus(settings.mqtt, reconnect=False) as bus,
+                Watcher(bus, topics.any_node("availability")) as up,
+            ):
+                # `online` comes last in a node's connect sequence, after its subscriptions.
+                for node_id in ("lab", node.id):
+                    await up.wait_for(
+                        lambda m: m.payload == b"online",
+                        topic=topics.node_availability(node_id),
+                        timeout=30,
+                    )
+            sensor.update(temperature=35.0)
+            entry = await engine.runlog.wait_for(
+                lambda e: e.trigger.get("changes") == {"temperature": 35}, timeout=20
+            )
+            assert entry.sent == [{"set": "lab/fan", "values": {"duty": 35}}]
+            fan_state = topics.state("lab", "fan")
+            async with (
+                Bus(settings.mqtt, reconnect=False) as bus,
+                Watcher(bus, fan_state) as seen,
+            ):
+                await seen.wait_json(fan_state, lambda s: s["duty"] == 35)
+            assert fan.values["duty"] == 35
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await engine.close()
