@@ -150,11 +150,11 @@ class Engine:
             log.info("no scripts folder yet: copied the examples to %s", root)
         elif not root.is_dir():
             log.warning("scripts folder %s does not exist; waiting for scripts to appear", root)
+        self._spawn(self._report(), "status")  # shows workers=0 if they cannot start
         await self.pool.start()
         lanes = [self._spawn(self._lane(slot), f"lane {slot}") for slot in range(self.pool.size)]
         await self.reload()
         self._spawn(self.library.watch(self.section.reload_interval), "watch scripts")
-        self._spawn(self._report(), "status")
         self._spawn(self.pool.push_deferred(), "push mirror updates")
         self.ready.set()
         log.info(
