@@ -97,8 +97,9 @@ class Worker:
                 self.time_limit = float(message.get("time_limit", self.time_limit))
             self.pending.append(message)
             return None
-        self.flush_state()
         n = message.get("n")
+        if op not in ("run", "batch"):
+            self.flush_state()  # a run applies pending updates in its own call into the VM
         if op == "load":
             return {"op": "loaded", "n": n, **self.load(message["path"], message["source"])}
         if op == "unload":
@@ -128,8 +129,13 @@ class Worker:
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
+        code = "__roost_run(dukpy.job)"
+        variables: dict[str, Any] = {"job": job}
+        if self.pending:  # one call into the VM instead of two
+            code = "__roost_apply(dukpy.m), __roost_run(dukpy.job)"
+            variables["m"], self.pending = self.pending, []
         try:
-            result = self._limited("__roost_run(dukpy.job)", job=job)
+            result = self._limited(code, **variables)
         except Overrun:
             where = self._current()
             return {

@@ -122,12 +122,18 @@ async def steady(
 
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process and its children (the engine and its workers)."""
+    engine, workers = cpu_split(pid)
+    return engine + workers
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """CPU time of the engine process, and of its worker processes together."""
     process = psutil.Process(pid)
-    total = sum(process.cpu_times()[:2])
+    workers = 0.0
     for child in process.children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            total += sum(child.cpu_times()[:2])
-    return total
+            workers += sum(child.cpu_times()[:2])
+    return sum(process.cpu_times()[:2]), workers
 
 
 @asynccontextmanager
@@ -238,12 +244,17 @@ async def _measure(broker: MosquittoBroker, tmp: Path) -> None:
                 )
                 cpu_ms[str(workers)] = round((cpu_seconds(pid) - cpu) * 1000 / BURST, 3)
                 start += 10_000
-                cpu = cpu_seconds(pid)
+                engine_cpu, workers_cpu = cpu_split(pid)
                 latency[str(workers)] = await steady(
                     source, state_topic, commands, start, RATE, STEADY_SECONDS
                 )
-                latency[str(workers)]["cpu_ms_per_event"] = round(
-                    (cpu_seconds(pid) - cpu) * 1000 / (RATE * STEADY_SECONDS), 3
+                engine_after, workers_after = cpu_split(pid)
+                per_event = 1000 / (RATE * STEADY_SECONDS)
+                latency[str(workers)]["engine_cpu_ms_per_event"] = round(
+                    (engine_after - engine_cpu) * per_event, 3
+                )
+                latency[str(workers)]["workers_cpu_ms_per_event"] = round(
+                    (workers_after - workers_cpu) * per_event, 3
                 )
                 start += 10_000
         results["engine_events_per_s"] = throughput
