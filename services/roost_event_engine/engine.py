@@ -480,6 +480,7 @@ class Engine:
             return  # no script had a function for it: nothing worth a log entry
         self.runlog.add(
             LogEntry.model_construct(  # built from our own reply: no need to validate again
+                ts=iso(),
                 trigger=trigger.describe(),
                 functions=functions,
                 sent=sent,
