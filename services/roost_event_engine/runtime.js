@@ -318,7 +318,8 @@
     props.forEach(function (prop) {
       var change = { value: job.changes[prop].value, previous: job.changes[prop].previous };
       if (dev && Object.keys(dev.props).length && !dev.props[prop]) {
-        result.errors.push({ script: null, function: null, message: job.device + " has no property " + prop });
+        // Not in the device's meta: skipped (a sloppy publisher is not a script error).
+        if (job.virtual) result.vetoed[prop] = "validation: " + job.device + " has no property " + prop;
         return;
       }
       var ev = rt_prop_ev(job, prop, change, rt_copy_changes(job.changes));

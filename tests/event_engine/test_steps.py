@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from roost.bus import Bus
 from roost.node import Node
 
 from .conftest import StartEngine
@@ -137,3 +138,18 @@ async def test_history_keeps_the_last_values_of_a_property(
         "devices/lamp.js:level_onchange: [3,4,5]",
         "devices/lamp.js:level_onchange: 5 5 string",
     ]
+
+
+async def test_properties_outside_the_meta_are_skipped(
+    lab: Node, bus: Bus, start_engine: StartEngine
+) -> None:
+    script = """
+    function ghost_onchange(ev) { home.log("ghost"); }
+    function level_onchange(ev) { home.log("level", ev.value); }
+    """
+    run = await start_engine({"devices/lamp.js": script})
+    state = {"level": 9, "power": False, "ghost": 1, "ts": "2026-01-01T00:00:00.000Z"}
+    await bus.publish(lab.topics.state("lab", "lamp"), state, retain=True)
+    entry = await run.entry(lambda e: e.trigger.get("changes", {}).get("level") == 9)
+    assert entry.functions == ["devices/lamp.js:level_onchange"]
+    assert entry.error is None
