@@ -1,5 +1,6 @@
 // The virtual device `climate` (event-engine/climate) holds the fan's settings.
-// Its commands pass through here before they take effect.
+// Its commands pass through here before they take effect; a new setting steers the fan
+// from the next temperature reading on (the BME280 reports every few seconds).
 
 // Refuse a start temperature at or above the full-speed temperature.
 function fan_start_ontrigger(ev) {
