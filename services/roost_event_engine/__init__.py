@@ -1,0 +1,1 @@
+"""roost event engine: auto-home JavaScript automations on MQTT."""
