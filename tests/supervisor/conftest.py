@@ -97,6 +97,11 @@ class Harness:
     def mark(self) -> int:
         return self.watcher.mark()
 
+    @contextlib.asynccontextmanager
+    async def bus_watch(self, topic_filter: str) -> AsyncIterator[Watcher]:
+        async with Watcher(self.bus, topic_filter) as watcher:
+            yield watcher
+
 
 @contextlib.asynccontextmanager
 async def supervising(settings: Settings) -> AsyncIterator[Harness]:
