@@ -114,15 +114,20 @@ def initialise(
     topics: Topics,
     *,
     add: dict[str, Role] | None = None,
+    nodes: list[str] | None = None,
     rotate: list[str] | None = None,
     anonymous: bool = True,
 ) -> InitReport:
-    """Create or update the data dir's accounts (blocking file work)."""
+    """Create or update the data dir's accounts (blocking file work). `add` sets users'
+    roles; `nodes` (the configured apps' node ids) become `node` users unless they have a
+    role already."""
     data_dir.mkdir(parents=True, exist_ok=True)
     secrets = secrets_dir(data_dir)
     secrets.mkdir(mode=0o700, exist_ok=True)
     os.chmod(secrets, 0o700)
     users = {**DEFAULT_USERS, **load_users(data_dir)}
+    for name in nodes or []:
+        users.setdefault(check_user(name), Role.NODE)
     for name, role in (add or {}).items():
         users[check_user(name)] = role
     for name in rotate or []:

@@ -187,7 +187,7 @@ class AppActor:
                     self._goal_up = False
                     self._transition(AppState.CRASHED, f"supervisor error: {error}")
                     while self._pending is None:
-                        await self._changed.wait()
+                        await self.changed()
         finally:
             if self._activity is not None and not self._activity.done():
                 self._activity.cancel()
@@ -419,14 +419,18 @@ class AppActor:
             self._transition(AppState.STOPPED, "killed at forced shutdown")
 
     # what others wait on -------------------------------------------------------------
+    async def changed(self) -> None:
+        """Return at the next transition (or command)."""
+        await self._changed.wait()
+
     async def wait_running(self) -> None:
         while self.state is not AppState.RUNNING:
-            await self._changed.wait()
+            await self.changed()
 
     async def wait_settled(self) -> None:
         """Until the app is stopped or crashed with no process left."""
         while self.state not in (AppState.STOPPED, AppState.CRASHED) or self.process is not None:
-            await self._changed.wait()
+            await self.changed()
 
     # reporting -----------------------------------------------------------------------
     def _transition(self, state: AppState, reason: str) -> None:

@@ -50,9 +50,11 @@ class Launcher:
         data_dir: Path,
         *,
         config: Path | None = None,
+        credentials: bool = True,
         base_env: dict[str, str] | None = None,
     ) -> None:
         self.mqtt = mqtt
+        self.credentials = credentials
         self.data_dir = data_dir.resolve()
         self.config = config.resolve() if config is not None else None
         self.base_env = dict(os.environ if base_env is None else base_env)
@@ -73,7 +75,7 @@ class Launcher:
         if node is not None:
             if spec.node is not None:
                 env["ROOST_NODE__ID"] = spec.node
-            password = read_password(self.data_dir, node)
+            password = read_password(self.data_dir, node) if self.credentials else None
             if password is not None:
                 env["ROOST_MQTT__USERNAME"] = node
                 env["ROOST_MQTT__PASSWORD"] = password

@@ -34,11 +34,14 @@ import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("PRAGMA journal_mode=WAL")
 db.execute("CREATE TABLE IF NOT EXISTS samples (ts REAL, value REAL)")
-print("ready", flush=True)
+batches = 0
 while True:
     db.execute("BEGIN")
     db.executemany("INSERT INTO samples VALUES (?, ?)", [(time.time(), i) for i in range(200)])
     db.execute("COMMIT")
+    batches += 1
+    if batches == 1:
+        print("ready", flush=True)
 """
 
 
