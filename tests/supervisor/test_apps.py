@@ -293,3 +293,42 @@ async def test_dependencies_start_first_and_stop_last(
             )
             stopped[app] = h.watcher.messages.index(message)
         assert stopped["web"] < stopped["db"]
+
+
+async def test_a_slow_app_never_blocks_another(make_settings: Callable[..., Settings]) -> None:
+    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    apps = {"slow": python_app(deaf, stop_timeout=8.0), "quick": python_app()}
+    async with supervising(make_settings(apps)) as h:
+        await h.running("slow")
+        quick = await h.running("quick")
+        mark = h.mark()
+        await h.press("slow", "stop")
+        await h.state("slow", lambda s: s["state"] == "stopping", since=mark)
+        await h.press("quick", "restart")
+        again = await h.state(
+            "quick", lambda s: s["state"] == "running" and s["pid"] != quick["pid"], since=mark
+        )
+        assert again["restarts"] == 1
+        # The slow app is still in its grace period: nothing waited for it.
+        assert h.supervisor.actors["slow"].state.value == "stopping"
+
+
+async def test_a_stopped_process_fails_the_process_check(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = python_app(
+        stop_timeout=0.5,
+        backoff_initial=0.1,
+        health={"kind": "process", "interval": 0.1, "failures": 2},
+    )
+    async with supervising(make_settings({"frozen": app})) as h:
+        first = await h.running("frozen")
+        mark = h.mark()
+        os.kill(first["pid"], signal.SIGSTOP)
+        stopping = await h.state("frozen", lambda s: s["state"] == "stopping", since=mark)
+        assert "process is stopped" in stopping["reason"]
+        again = await h.state(
+            "frozen", lambda s: s["state"] == "running" and s["pid"] != first["pid"], since=mark
+        )
+        assert again["restarts"] == 1
+        assert gone(first["pid"])
