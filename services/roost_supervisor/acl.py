@@ -38,8 +38,9 @@ def _node(topics: Topics, user: str) -> list[Rule]:
         # Its requests; write too, so it can clear a request someone retained by mistake.
         ("readwrite", f"{p}/request/{user}/#"),
         ("write", f"{p}/response/{user}/#"),
-        # Answers go to the asking client's inbox (its MQTT 5 response topic).
-        ("write", f"{p}/reply/+/response/#"),
+        # Answers go to the asking client's inbox (its MQTT 5 response topic or reply_to,
+        # both under roost/reply/<user>/ by the contract).
+        ("write", f"{p}/reply/#"),
         ("read", f"{d}/status"),
     ]
 

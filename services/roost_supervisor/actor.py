@@ -261,6 +261,7 @@ class AppActor:
         self.healthy = None
         if self.check is not None:
             self.check.started()
+        await self.output.note(f"starting {' '.join(launch.argv)}")
         try:
             process = await AppProcess.spawn(
                 launch.argv, env=launch.env, cwd=launch.cwd, output=self.output
@@ -276,7 +277,6 @@ class AppActor:
             app=self.name, pid=process.pid, create_time=process.create_time, argv=launch.argv
         )
         await asyncio.to_thread(self._records.write, record)
-        await self.output.note(f"started pid {process.pid}: {' '.join(launch.argv)}")
         self._transition(AppState.STARTING, f"started pid {process.pid}")
 
     async def _become_ready(self, process: AppProcess) -> None:

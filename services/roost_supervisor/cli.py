@@ -8,7 +8,9 @@ Through the broker only, so they work from any machine that reaches it: `roost p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +29,7 @@ from roost.cli.context import (
     settings,
 )
 from roost.cli.render import duration, megabytes, node_status
+from roost.clock import parse_iso, utc_now
 from roost.errors import BusError, ConfigError
 from roost.message import Message
 from roost.mirror import DeviceView, StateView
@@ -105,13 +108,18 @@ def ps(
             continue
         state = device.state
         supervisor = view.nodes[device.node]
+        uptime = state.get("uptime")
+        if state.get("state") == "running" and isinstance(uptime, int | float):
+            # Uptime is published with a deadband: add the time since that state.
+            with contextlib.suppress(TypeError, ValueError):
+                uptime += (utc_now() - parse_iso(str(state.get("ts")))).total_seconds()
         rows.append(
             {
                 "app": device.ref,
                 "state": state.get("state") if supervisor.online else "unknown",
                 "supervisor": node_status(supervisor),
                 "pid": state.get("pid"),
-                "uptime": state.get("uptime"),
+                "uptime": uptime,
                 "restarts": state.get("restarts"),
                 "exit_code": state.get("exit_code"),
                 "healthy": state.get("healthy"),
@@ -301,6 +309,9 @@ def down(
     timeout: TimeoutOption = 120.0,
 ) -> None:
     """Stop every app and the supervisor (and with it a `roost up` and its broker)."""
+    # The broker may go away with the supervisor (roost up stops the one it started):
+    # the client library's complaint about the closed socket is expected, not news.
+    logging.getLogger("mqtt").setLevel(logging.CRITICAL)
     code, message = run(_down(settings(), node, timeout))
     (console if code == Exit.OK else err_console).print(message, markup=False)
     raise SystemExit(int(code))
@@ -505,11 +516,15 @@ def backup(
     except ArchiveError as exc:
         fail(str(exc), Exit.REJECTED)
     console.print(
-        f"wrote {report.path} ({report.size / 1e6:.1f} MB, {report.files} files, "
+        f"wrote {report.path} ({_size(report.size)}, {report.files} files, "
         f"databases: {', '.join(report.databases) or 'none'})",
         markup=False,
     )
     console.print(f"on the new machine: roost restore {report.path.name} && roost up", markup=False)
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
 def restore(

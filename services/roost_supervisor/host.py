@@ -108,14 +108,17 @@ class HostMonitor:
             "host", host_meta(disks, self.has_temperature), heartbeat=3600
         )
         psutil.cpu_percent(None)  # the first call only starts the measurement
+        self._cpu_since = time.monotonic()
 
     def sample(self) -> dict[str, JsonValue]:
         """One reading of everything (blocking: psutil reads /proc and statfs)."""
         memory = psutil.virtual_memory()
         swap = psutil.swap_memory()
         load = psutil.getloadavg()
+        # Over a very short interval the figure means nothing: say unknown instead.
+        cpu = psutil.cpu_percent(None) if time.monotonic() - self._cpu_since > 0.5 else None
         values: dict[str, JsonValue] = {
-            "cpu": psutil.cpu_percent(None),
+            "cpu": cpu,
             "load_1": load[0],
             "load_5": load[1],
             "load_15": load[2],

@@ -297,7 +297,7 @@ async def test_dependencies_start_first_and_stop_last(
 
 async def test_a_slow_app_never_blocks_another(make_settings: Callable[..., Settings]) -> None:
     deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
-    apps = {"slow": python_app(deaf, stop_timeout=8.0), "quick": python_app()}
+    apps = {"slow": python_app(deaf, stop_timeout=3.0), "quick": python_app()}
     async with supervising(make_settings(apps)) as h:
         await h.running("slow")
         quick = await h.running("quick")
