@@ -191,6 +191,12 @@ async def test_stop_takes_the_whole_process_group(make_settings: Callable[..., S
         running = await h.running("family")
         members = [running["pid"], *(c.pid for c in psutil.Process(running["pid"]).children())]
         assert len(members) == 3
+        # Memory is that of the whole family, as the OS reports it.
+        family_rss = sum(psutil.Process(pid).memory_info().rss for pid in members)
+        sampled = await h.state("family", lambda s: s["rss"] is not None)
+        assert sampled["rss"] > psutil.Process(running["pid"]).memory_info().rss
+        assert abs(sampled["rss"] - family_rss) < family_rss * 0.5
+        assert sampled["cpu"] is not None and sampled["cpu"] >= 0
         mark = h.mark()
         await h.press("family", "stop")
         await h.state("family", lambda s: s["state"] == "stopped", since=mark)

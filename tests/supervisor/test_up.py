@@ -73,6 +73,9 @@ async def test_roost_up_runs_the_demo_and_ctrl_c_stops_everything(tmp_path: Path
     print(f"demo up with every device's state and discovery in {took:.1f} s")
 
 
+LOGIN = "http://127.0.0.1:8080/login?token=one-time"
+
+
 def probe_config(path: Path) -> None:
     python = json.dumps(sys.executable)
     path.write_text(
@@ -94,6 +97,12 @@ stop_timeout = 5
 command = [{python}, "-c", "import time; print('sleeping', flush=True); time.sleep(600)"]
 start_secs = 0.3
 stop_timeout = 5
+
+# Writes a login URL as the web UI does; roost up prints it.
+[supervisor.apps.fake-webui]
+command = [{python}, {json.dumps(str(APPS / "login_url.py"))}, "{LOGIN}"]
+start_secs = 0.3
+stop_timeout = 5
 """
     )
 
@@ -102,7 +111,8 @@ async def test_cli_drives_roost_up_through_the_broker_and_down_ends_it(tmp_path:
     probe_config(tmp_path / "roost.toml")
     async with roost_up(tmp_path, clean_env()) as up:
         port = (await up.line(r"Mosquitto on 127\.0\.0\.1:(\d+)"))[1]
-        await up.line(r"roost is up: .* 2 of 2 app\(s\) running")
+        await up.line(r"roost is up: .* 3 of 3 app\(s\) running")
+        await up.line(r"web UI: http://127\.0\.0\.1:8080/login\?token=one-time")
         # The CLI runs elsewhere (another directory, no config): it knows only the broker.
         elsewhere = tmp_path / "elsewhere"
         elsewhere.mkdir()
