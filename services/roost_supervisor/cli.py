@@ -197,6 +197,11 @@ async def _send(
     async with connected(config) as (bus, view):
         device = find_app(view, ref)
         before = dict(device.state)
+        if not view.nodes[device.node].online:
+            return Exit.UNREACHABLE, f"{device.ref}: supervisor {device.node} is offline"
+        already = {"stop": "stopped", "start": "running"}.get(command)
+        if already is not None and before.get("state") == already:
+            return Exit.OK, f"{device.ref}: already {_describe(before)}"
         topics = bus.topics
         request_id = uuid.uuid4().hex[:12]
         answer: asyncio.Future[tuple[Exit, str]] = asyncio.get_running_loop().create_future()

@@ -187,5 +187,8 @@ class HostMonitor:
 
     async def run(self) -> None:
         while True:
-            self.apply(await asyncio.to_thread(self.sample))
+            try:
+                self.apply(await asyncio.to_thread(self.sample))
+            except Exception:  # a reading that fails once must not end the monitoring
+                log.exception("sampling the host failed")
             await asyncio.sleep(self.section.interval)

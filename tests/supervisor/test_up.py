@@ -136,6 +136,8 @@ async def test_cli_drives_roost_up_through_the_broker_and_down_ends_it(tmp_path:
 
         stopped = await roost("stop", "supervisor/sleeper", cwd=elsewhere, env=env)
         assert stopped.code == 0 and "stopped" in stopped.out, stopped.err
+        twice = await roost("stop", "sleeper", cwd=elsewhere, env=env)
+        assert twice.code == 0 and "already stopped" in twice.out, twice.err
         started = await roost("start", "sleeper", cwd=elsewhere, env=env)
         assert started.code == 0 and "running" in started.out, started.err
 
