@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -191,3 +192,32 @@ async def test_init_backup_restore_from_the_command_line(tmp_path: Path) -> None
     ).read_bytes()
     twice = await roost("restore", str(tmp_path / "move.tar.gz"), cwd=new, env=env)
     assert twice.code == 1 and "--force" in twice.err
+
+
+async def test_a_second_ctrl_c_kills_what_is_left_at_once(tmp_path: Path) -> None:
+    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    (tmp_path / "roost.toml").write_text(
+        f"""
+[up]
+broker = "own"
+port = 0
+
+[supervisor.backup]
+interval = 0
+
+[supervisor.apps.deaf]
+command = [{json.dumps(sys.executable)}, "-c", {json.dumps(deaf)}]
+start_secs = 0.3
+stop_timeout = 300
+"""
+    )
+    async with roost_up(tmp_path, clean_env()) as up:
+        await up.line(r"roost is up: .* 1 of 1 app\(s\) running")
+        family = up.family()
+        up.process.send_signal(signal.SIGINT)
+        await up.line(r"stopping every app")
+        up.process.send_signal(signal.SIGINT)
+        await up.line(r"killing every app now")
+        assert await asyncio.wait_for(up.process.wait(), 30) == 0
+    assert "roost up: broker: stopped" in up.lines
+    assert all(gone(pid) for pid in family)
