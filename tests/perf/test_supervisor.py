@@ -3,9 +3,10 @@ in the same run on the same machine, and their ratio.
 
 Run: .venv/bin/pytest --perf tests/perf/test_supervisor.py -s
 
-- up_to_ready: `roost up` (its own broker, the demo) until every device has state and
-  discovery; baseline: a bare Mosquitto and one minimal roost node started the same way
-  until that node's device has state.
+- up_to_ready: `roost up` (its own broker) until every device has state and discovery
+  and every app runs: the demo (every installed service), and five minimal roost nodes
+  as apps; baseline: a bare Mosquitto and one minimal roost node started the same way
+  until that node's device has state and discovery.
 - idle: RSS and CPU of `roost-supervisor` idling with 10 apps; baselines: the same with no
   apps, and a minimal roost node (one device) idling over the same window.
 - kill_to_running: kill -9 of an app (a roost node, health = its availability) until the
@@ -125,26 +126,49 @@ def all_devices_ready(view: StateView, discovery: Watcher, node: str, devices: s
 
 
 # up_to_ready ---------------------------------------------------------------------------
-async def test_up_to_ready(tmp_path: Path) -> None:
+NODE_APPS = 5
+
+
+@pytest.mark.parametrize("variant", ["demo", "five-node-apps"])
+async def test_up_to_ready(tmp_path: Path, variant: str) -> None:
+    """`demo`: no config, every installed service. `five-node-apps`: five minimal roost
+    nodes as apps (health: their availability), for a figure that does not depend on
+    which services are installed."""
     from roost_supervisor.services import CATALOG
 
-    installed = {n for n, i in CATALOG.items() if i.installed()}
+    if variant == "demo":
+        apps = {n for n, i in CATALOG.items() if i.installed()}
+    else:
+        apps = {f"app{i}" for i in range(NODE_APPS)}
     ups, bases = [], []
     for round_ in range(ROUNDS):
         work = tmp_path / f"up{round_}"
         work.mkdir()
         port = _free_port()
         env = env_for(port, ROOST_UP__BROKER="own", ROOST_UP__PORT=str(port))
+        if variant != "demo":
+            config = work / "roost.toml"
+            lines = []
+            for name in sorted(apps):
+                lines += [
+                    f"[supervisor.apps.{name}]",
+                    f"command = {toml_value([sys.executable, str(NODE_APP), name])}",
+                    f'node = "{name}"',
+                    'health = { kind = "availability" }',
+                    "",
+                ]
+            config.write_text("\n".join(lines))
+            env["ROOST_CONFIG"] = str(config)
         began = time.monotonic()
         async with process([str(BIN / "roost"), "up"], env=env, cwd=work):
             await watch_devices(
                 port,
                 "roost",
                 lambda v, d: (
-                    all_devices_ready(v, d, "supervisor", {"host", "backups", *installed})
+                    all_devices_ready(v, d, "supervisor", {"host", "backups", *apps})
                     and all(
                         v.nodes["supervisor"].devices[a].state.get("state") == "running"
-                        for a in installed
+                        for a in apps
                     )
                 ),
             )
@@ -153,8 +177,8 @@ async def test_up_to_ready(tmp_path: Path) -> None:
         bases.append(await _baseline_start(tmp_path / f"base{round_}"))
     up, base = statistics.median(ups), statistics.median(bases)
     report(
-        "up_to_ready",
-        apps=sorted(installed),
+        f"up_to_ready.{variant}",
+        apps=sorted(apps),
         seconds=round(up, 3),
         all_seconds=[round(x, 3) for x in ups],
         baseline_bare_broker_and_one_node_seconds=round(base, 3),
