@@ -34,7 +34,43 @@ def login_url_path(data_dir: Path) -> Path:
     return data_dir / "webui" / "login-url"
 
 
+class Stopper:
+    """Ctrl-C, SIGTERM and SIGHUP from the first moment of `roost up`: the first asks for
+    a clean stop (before the supervisor runs: do not start it), the second kills the apps
+    at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, say: Say) -> None:
+        self.say = say
+        self.stop = asyncio.Event()
+        self.serving: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def __enter__(self) -> Stopper:
+        for sig in self.SIGNALS:
+            self._loop.add_signal_handler(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig in self.SIGNALS:
+            self._loop.remove_signal_handler(sig)
+
+    def _on_signal(self) -> None:
+        if not self.stop.is_set():
+            self.say("stopping every app (Ctrl-C again to kill them at once)")
+            self.stop.set()
+        elif self.serving is not None:
+            self.say("killing every app now")
+            self.serving.cancel()
+
+
 async def run_up(settings: Settings, *, config: Path | None, say: Say) -> None:
+    with Stopper(say) as stopper:
+        await _run_up(settings, config, say, stopper)
+
+
+async def _run_up(settings: Settings, config: Path | None, say: Say, stopper: Stopper) -> None:
     data_dir = settings.node.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     say(f"data dir {data_dir}" + (f", config {config}" if config else ", no config file (demo)"))
@@ -55,15 +91,18 @@ async def run_up(settings: Settings, *, config: Path | None, say: Say) -> None:
                 f"UI login, and the broker password of user `{ADMIN}` for a remote CLI; "
                 "`roost init --rotate admin` makes a new one"
             )
+    if stopper.stop.is_set():
+        return
     plan = await plan_broker(settings, data_dir)
     for line in plan.lines:
         say(line)
     started = time.time()
-    if plan.own is not None:
-        await plan.own.start()
-        say(f"broker: running (pid {plan.own.process.pid if plan.own.process else '?'})")
     try:
-        await _supervise(settings, apps, plan, data_dir, config, say, started)
+        if plan.own is not None and not stopper.stop.is_set():
+            await plan.own.start()
+            say(f"broker: running (pid {plan.own.process.pid if plan.own.process else '?'})")
+        if not stopper.stop.is_set():
+            await _supervise(settings, apps, plan, data_dir, config, say, started, stopper)
     finally:
         if plan.own is not None:
             await plan.own.stop()
@@ -78,6 +117,7 @@ async def _supervise(
     config: Path | None,
     say: Say,
     started: float,
+    stopper: Stopper,
 ) -> None:
     mqtt = plan.mqtt(settings.mqtt, data_dir)
     node = settings.node.model_copy(update={"data_dir": data_dir})
@@ -88,21 +128,8 @@ async def _supervise(
         say("apps: none configured and no roost service installed besides the supervisor")
     launcher = Launcher(mqtt, data_dir, config=config, credentials=plan.credentials)
     supervisor = Supervisor(own, apps, launcher)
-    stop = asyncio.Event()
-    serving = asyncio.create_task(supervisor.serve(stop.wait()), name="supervisor")
-    loop = asyncio.get_running_loop()
-
-    def on_signal() -> None:
-        if not stop.is_set():
-            say("stopping every app (Ctrl-C again to kill them at once)")
-            stop.set()
-        else:
-            say("killing every app now")
-            serving.cancel()
-
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    for sig in signals:
-        loop.add_signal_handler(sig, on_signal)
+    serving = asyncio.create_task(supervisor.serve(stopper.stop.wait()), name="supervisor")
+    stopper.serving = serving
     progress = asyncio.create_task(_progress(supervisor, data_dir, say, started))
     try:
         with (
@@ -114,8 +141,6 @@ async def _supervise(
         progress.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await progress
-        for sig in signals:
-            loop.remove_signal_handler(sig)
     if supervisor.shutdown_requested.is_set():
         say("stopped by `roost down`")
     say("every app has stopped")

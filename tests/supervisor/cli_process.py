@@ -113,12 +113,17 @@ async def roost_up(cwd: Path, env: dict[str, str]) -> AsyncIterator[Up]:
         yield up
     finally:
         if process.returncode is None:
-            family = up.family()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            for pid in family:
+            # As a user would: Ctrl-C, and only if that does not end it, kill it all.
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                family = up.family()
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            await process.wait()
+                    os.killpg(process.pid, signal.SIGKILL)
+                for pid in family:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                await process.wait()
         await reader
         stderr.close()
