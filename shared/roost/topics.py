@@ -19,9 +19,11 @@ REPLY_USER = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 RESERVED_NODE_IDS = frozenset({"request", "response", "reply"})
 RESERVED_DEVICE_IDS = frozenset({"availability", "info", "stats"})
-# Property names become topic levels beside these and keys beside `ts`/`id`.
+# Property names are keys beside `ts` (state) and `id` (commands); an image property's
+# name is also a topic level beside these.
 DEVICE_LEVELS = ("meta", "state", "availability", "set", "error", "event")
-RESERVED_PROPS = frozenset({*DEVICE_LEVELS, "ts", "id"})
+RESERVED_PROPS = frozenset({"ts", "id"})
+RESERVED_BLOBS = frozenset({*DEVICE_LEVELS, *RESERVED_PROPS})
 
 
 def check_node_id(value: str) -> str:
@@ -46,6 +48,8 @@ def check_name(value: str, what: str = "property") -> str:
         raise TopicError(f"{what} name {value!r} must match [a-z][a-z0-9_]*, at most 64")
     if what == "property" and value in RESERVED_PROPS:
         raise TopicError(f"property name {value!r} is reserved")
+    if what == "blob" and value in RESERVED_BLOBS:
+        raise TopicError(f"image property name {value!r} is reserved (a device topic)")
     return value
 
 
@@ -131,7 +135,7 @@ class Topics:
         return self._device(node, device, "event")
 
     def blob(self, node: str, device: str, prop: str) -> str:
-        return self._device(node, device, check_name(prop))
+        return self._device(node, device, check_name(prop, "blob"))
 
     # request / response ----------------------------------------------------------------
     def request(self, node: str, method: str) -> str:
@@ -227,7 +231,9 @@ class Topics:
             }.get(leaf)
             if fixed is not None:
                 return ParsedTopic(fixed, node=node, device=device)
-            return ParsedTopic(TopicKind.BLOB, node=node, device=device, prop=check_name(leaf))
+            return ParsedTopic(
+                TopicKind.BLOB, node=node, device=device, prop=check_name(leaf, "blob")
+            )
         if len(levels) == 4 and levels[2] == "set":
             prop = check_name(levels[3])
             return ParsedTopic(TopicKind.SET_PROP, node=node, device=device, prop=prop)

@@ -9,7 +9,13 @@ import pytest
 from roost import discovery
 from roost.errors import ErrorCode
 from roost.models.meta import PropertyKind, PropertySpec
-from roost.topics import RESERVED_DEVICE_IDS, RESERVED_NODE_IDS, RESERVED_PROPS, Topics
+from roost.topics import (
+    RESERVED_BLOBS,
+    RESERVED_DEVICE_IDS,
+    RESERVED_NODE_IDS,
+    RESERVED_PROPS,
+    Topics,
+)
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "topics.md").read_text()
 T = Topics()
@@ -34,7 +40,7 @@ def test_every_property_field_is_documented() -> None:
 
 
 def test_reserved_names_are_documented() -> None:
-    for name in RESERVED_NODE_IDS | RESERVED_DEVICE_IDS | RESERVED_PROPS:
+    for name in RESERVED_NODE_IDS | RESERVED_DEVICE_IDS | RESERVED_PROPS | RESERVED_BLOBS:
         assert f"`{name}`" in DOC, name
 
 

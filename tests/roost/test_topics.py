@@ -70,9 +70,7 @@ def test_bad_device_ids_are_refused(bad_device: str) -> None:
         T.state("n", bad_device)
 
 
-@pytest.mark.parametrize(
-    "bad_prop", ["Duty", "1duty", "du-ty", "state", "ts", "id", "set", "a" * 65]
-)
+@pytest.mark.parametrize("bad_prop", ["Duty", "1duty", "du-ty", "ts", "id", "a" * 65])
 def test_bad_property_names_are_refused(bad_prop: str) -> None:
     with pytest.raises(TopicError):
         T.set("n", "d", bad_prop)

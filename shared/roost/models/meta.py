@@ -107,8 +107,8 @@ class DeviceMeta(BaseModel):
     @field_validator("properties")
     @classmethod
     def _names(cls, value: dict[str, PropertySpec]) -> dict[str, PropertySpec]:
-        for prop in value:
-            check_name(prop)
+        for prop, spec in value.items():
+            check_name(prop, "blob" if spec.kind is PropertyKind.IMAGE else "property")
         return value
 
     @model_validator(mode="after")
