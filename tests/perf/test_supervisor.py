@@ -119,7 +119,7 @@ def all_devices_ready(view: StateView, discovery: Watcher, node: str, devices: s
     if not all(d.meta is not None and d.state for d in view.devices()):
         return False
     for device in view.devices():
-        marker = f"/{device.node}/{device.id.replace('-', '_')}_"
+        marker = f"/{device.node}/{device.id}_"
         if not any(marker in m.topic for m in discovery.messages):
             return False
     return True
