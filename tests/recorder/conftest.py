@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from roost.bus import Bus
@@ -84,14 +85,15 @@ class RecorderWatch:
         await self.watcher.wait_for(lambda _: check(), topic=self.topic, timeout=timeout)
 
 
-def count(settings: Settings, sql: str, *args: Any) -> int:
+def count(settings: Settings | Path, sql: str, *args: Any) -> int:
     """One number from the recorder's database, read as any SQLite client would."""
-    with sqlite3.connect(settings.database_path()) as db:
+    path = settings if isinstance(settings, Path) else settings.database_path()
+    with sqlite3.connect(path) as db:
         row = db.execute(sql, args).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def samples_of(settings: Settings, device: str, prop: str, table: str = "samples") -> int:
+def samples_of(settings: Settings | Path, device: str, prop: str, table: str = "samples") -> int:
     """How many rows `device` (node/device) `prop` has in `table` (samples or changes)."""
     node, _, device_id = device.partition("/")
     return count(
@@ -103,3 +105,8 @@ def samples_of(settings: Settings, device: str, prop: str, table: str = "samples
         device_id,
         prop,
     )
+
+
+def probes_stored(settings: Settings | Path, devices: int = 10) -> int:
+    """Samples of `count` from the devices sim/probe-0 … probe-<devices - 1>."""
+    return sum(samples_of(settings, f"sim/probe-{d}", "count") for d in range(devices))
