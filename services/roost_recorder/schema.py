@@ -109,8 +109,6 @@ async def migrate(db: aiosqlite.Connection, target: int = VERSION) -> int:
             row = await cursor.fetchone()
         if row and row[0]:
             raise SchemaError("the database file has tables but is not a recorder database")
-        # Only possible before the first table: lets pruning hand pages back to the disk.
-        await db.execute("PRAGMA auto_vacuum = INCREMENTAL")
     for version in range(found + 1, target + 1):
         await db.execute("BEGIN IMMEDIATE")
         try:

@@ -118,6 +118,9 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
+            # Only takes on a new file, before anything (even WAL mode) is written to it:
+            # lets pruning hand pages back to the disk.
+            await db.execute("PRAGMA auto_vacuum = INCREMENTAL")
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             await db.execute("PRAGMA temp_store = MEMORY")
