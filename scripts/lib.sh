@@ -6,6 +6,7 @@
 APT_NEEDS=(
   "mosquitto mosquitto"
   "mosquitto_pub mosquitto-clients"
+  "victoria-metrics victoria-metrics"
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }

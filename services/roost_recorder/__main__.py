@@ -1,12 +1,22 @@
-"""`roost-recorder`: the node, its subscriptions and its parts on the shared runtime."""
+"""`roost-recorder`: the node, its ingest connection and its parts on the shared runtime.
+
+The recorder holds two MQTT connections. The node's own (a clean session) publishes its
+device and answers `history` at once; the ingest connection is the persistent session
+(client id = the node id, clean start off, QoS 1, manual acknowledgement) that the broker
+queues states and events for while the recorder is down. Kept apart, a backlog of a
+million queued messages after an outage neither delays the node's connect sequence nor
+queues history requests behind it.
+"""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any
 
+from roost.bus import Bus
 from roost.clock import iso
 from roost.errors import ConfigError
 from roost.models.messages import ErrorPayload
@@ -33,6 +43,7 @@ class Recorder:
         self,
         settings: Settings,
         node: Node,
+        ingest_bus: Bus,
         store: Store,
         history: History,
         sink: InfluxSink | None,
@@ -40,6 +51,7 @@ class Recorder:
         section = settings.recorder
         self.settings = settings
         self.node = node
+        self.ingest_bus = ingest_bus
         self.store = store
         self.history = history
         self.sink = sink
@@ -50,7 +62,7 @@ class Recorder:
             store,
             self.parser,
             section,
-            node.bus.ack,
+            ingest_bus.ack,
             self.rejects,
             on_written=sink.notify if sink is not None else None,
         )
@@ -92,15 +104,17 @@ class Recorder:
         except (SchemaError, sqlite3.DatabaseError, OSError) as exc:
             raise ConfigError(f"recorder database {path}: {exc}") from None
         history = await History.open(path, section)
-        node = Node(
-            settings,
-            service=SERVICE,
-            persistent_session=True,
+        node = Node(settings, service=SERVICE)
+        ingest_bus = Bus(
+            settings.mqtt,
+            client_id=node.id,
+            clean_start=False,
+            session_expiry=round(section.session_expiry_days * 86400),
             manual_ack=True,
             receive_maximum=section.receive_maximum,
         )
         sink = InfluxSink(section.influxdb, store) if section.influxdb.enabled else None
-        recorder = cls(settings, node, store, history, sink)
+        recorder = cls(settings, node, ingest_bus, store, history, sink)
         await recorder.subscribe()
         log.info("recording to %s", path)
         return recorder
@@ -108,13 +122,19 @@ class Recorder:
     async def subscribe(self) -> None:
         """Always the same three subscriptions in the same order: a resumed session's
         queued messages carry the subscription ids of the process before."""
-        bus, topics = self.node.bus, self.node.topics
+        bus, topics = self.ingest_bus, self.node.topics
         # Retained states only on a new session: a resumed one has them already.
         await bus.subscribe(
             topics.any_device("state"), self.ingest.on_message, manual_ack=True, retain_handling=1
         )
         await bus.subscribe(topics.any_device("event"), self.ingest.on_message, manual_ack=True)
         await bus.subscribe(topics.any_device("meta"), self.parser.on_meta)
+
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        """Both connections, for as long as the block runs."""
+        async with self.node, self.ingest_bus:
+            yield
 
     async def close(self) -> None:
         await self.history.close()
@@ -130,6 +150,7 @@ class Recorder:
         last = self.rejects.last
         sink = self.sink
         return Figures(
+            recording=self.ingest_bus.connected.is_set(),
             messages=self.ingest.stats.messages,
             rows_written=self.ingest.stats.rows,
             backlog=self.ingest.backlog,
@@ -159,7 +180,7 @@ class Recorder:
 async def serve(settings: Settings) -> None:
     recorder = await Recorder.open(settings)
     try:
-        async with recorder.node:
+        async with recorder.connected():
             await run_until_signalled(*recorder.parts())
     finally:
         await recorder.close()

@@ -96,8 +96,10 @@ class InfluxSink:
                 return
             self._wake.clear()
             timeout = max(0.0, deadline - loop.time()) if waiting else None
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     async def _reject(self, entries: list[OutboxEntry], exc: BaseException) -> None:
         points = sum(entry.points for entry in entries)

@@ -146,8 +146,10 @@ class Ingest:
                 return False
             timeout = self._first_at + interval - now if pending else until - now
             self._wake.clear()
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     async def _flush(self, *, retry: bool = True) -> None:
         taken, self._pending = self._pending, []

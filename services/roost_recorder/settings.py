@@ -36,6 +36,7 @@ class RecorderSection(Section):
     batch_size: int = Field(default=500, ge=1, le=50_000)
     batch_interval: float = Field(default=0.2, gt=0, le=60)
     receive_maximum: int = Field(default=2000, ge=1, le=65535)
+    session_expiry_days: float = Field(default=7, gt=0, le=49710)
     synchronous: Literal["full", "normal"] = "full"
     retention_raw_days: float = Field(default=14, gt=0)
     retention_1m_days: float = Field(default=90, gt=0)

@@ -39,6 +39,12 @@ META = DeviceMeta(
     model="SQLite history",
     manufacturer="roost",
     properties={
+        "recording": PropertySpec(
+            kind="switch",
+            name="Recording",
+            device_class="running",
+            entity_category="diagnostic",
+        ),
         "messages": _counter("Messages recorded"),
         "rows_written": _counter("Rows written"),
         "rate": _gauge("Messages per second", "msg/s", precision=1),
@@ -73,6 +79,7 @@ META = DeviceMeta(
 
 @dataclass(frozen=True)
 class Figures:
+    recording: bool
     messages: int
     rows_written: int
     backlog: int
@@ -105,6 +112,7 @@ class StatusReporter:
             rate = (figures.messages - self._last_messages) / (now - self._last_at)
         self._last_messages, self._last_at = figures.messages, now
         self.device.update(
+            recording=figures.recording,
             messages=figures.messages,
             rows_written=figures.rows_written,
             rate=rate,

@@ -69,8 +69,6 @@ class Node:
         persistent_session: bool = False,
         defer_cleanup: bool = False,
         stats_interval: float = STATS_INTERVAL,
-        manual_ack: bool = False,
-        receive_maximum: int | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -102,8 +100,6 @@ class Node:
                 self.topics.node_availability(self.id), b"offline", qos=1, retain=True
             ),
             on_connect=self._on_connect,
-            manual_ack=manual_ack,
-            receive_maximum=receive_maximum,
         )
 
     def __repr__(self) -> str:

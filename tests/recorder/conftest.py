@@ -44,10 +44,11 @@ async def running(settings: Settings) -> AsyncIterator[Recorder]:
     """A recorder in this process until the block ends (then stopped as by SIGTERM)."""
     recorder = await Recorder.open(settings)
     try:
-        async with recorder.node:
+        async with recorder.connected():
             tasks = [asyncio.create_task(part) for part in recorder.parts()]
             try:
                 await recorder.node.wait_online(5)
+                await recorder.ingest_bus.wait_connected(5)
                 yield recorder
             finally:
                 for task in tasks:

@@ -41,10 +41,11 @@ def _env(settings: RoostSettings) -> dict[str, str]:
 async def recorder_process(
     settings: RoostSettings, bus: Bus, workdir: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m roost_recorder` as its own process, yielded once it is online."""
-    online = Watcher(bus, bus.topics.node_availability("recorder"))
-    await online.start()
-    mark = online.mark()
+    """`python -m roost_recorder` as its own process, yielded once it is recording."""
+    state = bus.topics.state("recorder", "database")
+    status = Watcher(bus, state)
+    await status.start()
+    started = iso()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -56,10 +57,11 @@ async def recorder_process(
         stderr=(workdir / "recorder.log").open("ab"),
     )
     try:
-        await online.wait_for(lambda m: m.payload == b"online", since=mark, timeout=15)
+        # Its own state, published after it started, says its ingest session is up.
+        await status.wait_json(state, lambda s: s["recording"] and s["ts"] > started, timeout=15)
         yield process
     finally:
-        await online.stop()
+        await status.stop()
         if process.returncode is None:
             process.terminate()
             await process.wait()
