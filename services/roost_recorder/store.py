@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import aiosqlite
+from pydantic_core import to_json
 
 from roost_recorder.lineprotocol import LineProtocol
 from roost_recorder.schema import migrate
@@ -226,9 +227,13 @@ class Store:
         if unknown:
             await self._series_ids(sorted(unknown), devices, added)
         if batch.samples:
-            await db.executemany(
-                "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?)",
-                [(series[key], ts, value) for key, ts, value in batch.samples],
+            # One parameter for the whole batch: SQLite unpacks it without the GIL, where
+            # executemany would hand the GIL back and forth with the event loop per row.
+            staged = to_json([(series[key], ts, value) for key, ts, value in batch.samples])
+            await db.execute(
+                "INSERT OR IGNORE INTO temp.staged "
+                "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)",
+                (staged,),
             )
             await db.execute(
                 "DELETE FROM temp.staged WHERE EXISTS (SELECT 1 FROM samples AS s WHERE "
