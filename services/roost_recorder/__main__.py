@@ -148,8 +148,13 @@ class Recorder:
         await self.history.close()
         await self.store.close()
 
+    async def _announce_recording(self) -> None:
+        """Say `recording` as soon as the ingest session is up, not a status tick later."""
+        await self.ingest_bus.wait_connected()
+        self.status.update()
+
     def parts(self) -> list[Coroutine[Any, Any, None]]:
-        parts = [self.ingest.run(), self.status.run()]
+        parts = [self.ingest.run(), self.status.run(), self._announce_recording()]
         if self.sink is not None:
             parts.append(self.sink.run())
         return parts
