@@ -35,7 +35,7 @@ def test_times() -> None:
     assert resolve("2023-11-14T23:13:20+01:00", NOW) == 1_700_000_000
     assert resolve("2023-11-14T22:13:20", NOW) == 1_700_000_000  # naive is UTC
     for bad in ("yesterday", "", True, float("inf")):
-        with pytest.raises(ValueError, match="time|ISO-8601|boolean"):
+        with pytest.raises(ValueError, match=r"time|ISO-8601|boolean"):
             resolve(bad, NOW)  # type: ignore[arg-type]
 
 
