@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 
-import aiohttp
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
@@ -66,8 +65,8 @@ class InfluxSink:
                         record=body,
                         write_precision=WritePrecision.MS,  # type: ignore[arg-type]
                     )
-                except (InfluxDBError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-                    if _malformed(exc):
+                except Exception as exc:  # whatever the client raises, the points wait
+                    if isinstance(exc, InfluxDBError) and _malformed(exc):
                         await self._reject(entries, exc)
                         continue
                     delay = backoff.next()

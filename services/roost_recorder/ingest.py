@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 from roost.backoff import Backoff
 from roost.clock import iso
+from roost.errors import ErrorCode
 from roost.message import Message
-from roost_recorder.records import Parser
+from roost_recorder.records import Parser, Problem
 from roost_recorder.rejects import RejectReporter
 from roost_recorder.settings import RecorderSection
 from roost_recorder.store import Batch, Retention, Store
@@ -159,7 +160,14 @@ class Ingest:
             parse = self.parser.parse
             report = self._rejects.report
             for received, message in taken:
-                for problem in parse(message, received, batch):
+                try:
+                    problems = parse(message, received, batch)
+                except Exception as exc:
+                    # A message that breaks the parser must not break ingest: it would
+                    # come back after every restart.
+                    log.exception("could not read %s", message.topic)
+                    problems = [Problem(ErrorCode.FAILED, f"unreadable: {exc}", message.topic)]
+                for problem in problems:
                     report(problem)
             backoff = Backoff()
             while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from roost.settings import RoostSettings, Section
 
@@ -25,6 +25,13 @@ class InfluxSection(Section):
     timeout: float = Field(default=10.0, gt=0, le=600)
     retry_max: float = Field(default=60.0, gt=0, le=3600)
     max_backlog_mb: float = Field(default=256.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8086")
+        return value
 
     @property
     def enabled(self) -> bool:

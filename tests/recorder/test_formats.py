@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from roost_recorder.lineprotocol import LineProtocol
+from roost_recorder.settings import RecorderSection
 from roost_recorder.timespec import parse_duration, resolve
 
 NOW = 1_800_000_000.0
@@ -55,3 +57,18 @@ def test_line_protocol_escapes_and_types() -> None:
     assert lp.event("n", "d", 7, "e1", "start", "person") == (
         'roost_event,node=n,device=d,event_type=person,phase=start count=1.0,id="e1" 7'
     )
+
+
+@pytest.mark.parametrize(
+    ("section", "complaint"),
+    [
+        ({"influxdb": {"url": "localhost:8086"}}, "http://"),
+        ({"retention_raw_days": 30, "retention_1m_days": 7}, "retention must grow"),
+        ({"batch_size": 3000}, "receive_maximum"),
+        ({"synchronous": "sometimes"}, "full"),
+        ({"influxdb": {"measurement": "my measurement"}}, "pattern"),
+    ],
+)
+def test_settings_mistakes(section: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        RecorderSection.model_validate(section)
