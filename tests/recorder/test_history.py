@@ -10,6 +10,7 @@ import pytest
 from roost.bus import Bus
 from roost.node import Node
 from roost.settings import RoostSettings
+from roost.testing import Watcher
 
 from .conftest import SENSOR, RecorderWatch, count, recorder_settings, running, samples_of
 
@@ -168,3 +169,26 @@ async def test_bad_queries_get_clear_errors(roost_settings: RoostSettings, bus: 
         assert [v for _, v in data["points"]] == [1.5]
         data = await _ask(bus, device="probe/tank", prop="level", **{"from": _at(3600)})
         assert [v for _, v in data["points"]] == [1.5]
+
+
+async def test_the_recorder_device_is_discovered(roost_settings: RoostSettings, bus: Bus) -> None:
+    settings = recorder_settings(roost_settings)
+    t = bus.topics
+    async with (
+        running(settings),
+        Watcher(bus, f"{t.discovery_prefix}/+/recorder/+/config") as discovery,
+        RecorderWatch(bus) as watch,
+    ):
+        rows = await discovery.wait_json(t.discovery("sensor", "recorder", "database_rows_written"))
+        assert rows["state_topic"] == t.state("recorder", "database")
+        assert rows["unique_id"] == "roost_recorder_database_rows_written"
+        size = await discovery.wait_json(
+            t.discovery("sensor", "recorder", "database_database_size")
+        )
+        assert size["unit_of_measurement"] == "MB"
+        recording = await discovery.wait_json(
+            t.discovery("binary_sensor", "recorder", "database_recording")
+        )
+        assert recording["entity_category"] == "diagnostic"
+        state = await watch.until(lambda s: s["recording"] is True)
+        assert state["sink"] == "off" and state["database_size"] > 0
