@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from roost.bus import Bus
+from roost.clock import parse_iso
 from roost.node import Node
 from roost.settings import RoostSettings
 from roost.testing import Watcher
@@ -135,7 +136,8 @@ def _times(values: dict[int, float]) -> dict[float, float]:
     """value → its time in Unix seconds, as published."""
     out = {}
     for n, value in values.items():
-        out[value] = round((NOW - (600 + 3600 - n * 30)) * 1000) / 1000
+        stamp = parse_iso(_at(600 + 3600 - n * 30)).timestamp()
+        out[value] = round(stamp * 1000) / 1000
     return out
 
 
