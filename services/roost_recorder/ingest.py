@@ -110,7 +110,10 @@ class Ingest:
                     next_prune = self._loop.time() + self._section.prune_interval
                 if await self._ready(idle_work=pruner is not None, until=next_prune):
                     await self._flush()
-                    continue
+                    if pruner is None:
+                        continue
+                # One chunk of pruning between batches, even when batches never stop
+                # coming: retention must not starve under sustained load.
                 if pruner is not None:
                     try:
                         pruned += await anext(pruner)

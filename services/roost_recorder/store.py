@@ -362,8 +362,7 @@ class Store:
                             (key, bound, cutoff),
                         )
                         deleted = max(cursor.rowcount, 0)
-                    if deleted:
-                        yield deleted
+                    yield deleted  # back to ingest after every statement pair
                     if row is None:
                         break
         previous = None
