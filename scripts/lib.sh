@@ -8,6 +8,7 @@ APT_NEEDS=(
   "mosquitto_pub mosquitto-clients"
   "ffmpeg ffmpeg"
   "chromium chromium"
+  "victoria-metrics victoria-metrics"
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }

@@ -9,6 +9,11 @@ burst costs one round trip rather than one per message.
 
 Requests (`request`) and the retained-snapshot barrier (`sync`) use the client's own
 reply topics under `roost/reply/<user>/`.
+
+With `manual_ack=True` a subscription made with `subscribe(..., manual_ack=True)` leaves
+the PUBACK to its handler (`bus.ack(message)`, e.g. once the message is stored), so a
+persistent session gets the message again if the program dies first; every other
+subscription is acknowledged as it is delivered.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class _Sub:
     filter: str
     options: SubscribeOptions
     handlers: list[Handler] = field(default_factory=list)
+    manual_ack: bool = False
 
 
 @dataclass
@@ -178,6 +184,8 @@ class Bus:
         reconnect: bool = True,
         connect_timeout: float = 10.0,
         outbox_limit: int = 10_000,
+        manual_ack: bool = False,
+        receive_maximum: int | None = None,
     ) -> None:
         self.settings = settings
         self.topics: Topics = settings.topics()
@@ -191,6 +199,9 @@ class Bus:
         self._on_connect = on_connect
         self._reconnect = reconnect
         self._connect_timeout = connect_timeout
+        self._manual_ack = manual_ack
+        self._receive_maximum = receive_maximum
+        self._generation = 0
         self._outbox = Outbox(outbox_limit)
         self._subs: dict[str, _Sub] = {}
         self._subs_by_id: dict[int, _Sub] = {}
@@ -288,9 +299,13 @@ class Bus:
     def _client(self) -> aiomqtt.Client:
         s = self.settings
         props = None
-        if self._session_expiry:
+        if self._session_expiry or self._receive_maximum:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = self._session_expiry
+            if self._session_expiry:
+                props.SessionExpiryInterval = self._session_expiry
+            if self._receive_maximum:
+                # How many QoS 1 messages the broker may send us before we acknowledge any.
+                props.ReceiveMaximum = self._receive_maximum
         tls_params = None
         if s.tls:
             tls_params = aiomqtt.TLSParameters(
@@ -318,6 +333,8 @@ class Bus:
         )
         # aiomqtt warns on every publish past this many pending; our window bounds them.
         client.pending_calls_threshold = s.max_inflight + 16
+        if self._manual_ack:
+            client._client.manual_ack_set(True)
         return client
 
     async def _run(self) -> None:
@@ -347,6 +364,7 @@ class Bus:
             await asyncio.sleep(delay)
 
     async def _serve(self) -> None:
+        self._generation += 1
         async with self._client() as client:
             conn = Connection(self, client)
             self._conn = conn
@@ -367,6 +385,7 @@ class Bus:
 
     # receiving -------------------------------------------------------------------------
     async def _dispatch(self, client: aiomqtt.Client) -> None:
+        generation = self._generation
         async for raw in client.messages:
             props = raw.properties
             ids = getattr(props, "SubscriptionIdentifier", None) if props else None
@@ -378,12 +397,31 @@ class Bus:
                 response_topic=getattr(props, "ResponseTopic", None) if props else None,
                 correlation_data=getattr(props, "CorrelationData", None) if props else None,
                 subscription_ids=tuple(ids) if ids else (),
+                mid=raw.mid,
+                connection=generation,
             )
             self.counters.received += 1
-            self.deliver(message)
+            manual = self.deliver(message)
+            if self._manual_ack and not manual and message.qos:
+                client._client.ack(message.mid, message.qos)
 
-    def deliver(self, message: Message) -> None:
-        """Hand a message to the handlers of the subscriptions it matched."""
+    def ack(self, message: Message) -> bool:
+        """Acknowledge a message of a `manual_ack` subscription.
+
+        False when the connection that delivered it is gone: the broker keeps an
+        unacknowledged message in the session and delivers it again after the reconnect.
+        """
+        if not self._manual_ack or not message.qos:
+            return True
+        conn = self._conn
+        if conn is None or message.connection != self._generation:
+            return False
+        conn.client._client.ack(message.mid, message.qos)
+        return True
+
+    def deliver(self, message: Message) -> bool:
+        """Hand a message to the handlers of the subscriptions it matched; True if one of
+        them acknowledges it itself (`manual_ack`)."""
         subs = [
             sub
             for i in message.subscription_ids
@@ -394,13 +432,16 @@ class Bus:
             # No identifier, or one from a persistent session made by an earlier process
             # whose ids differ: route by matching instead.
             subs = [s for s in self._subs.values() if topic_matches(s.filter, message.topic)]
+        manual = False
         for sub in subs:
+            manual = manual or sub.manual_ack
             for handler in list(sub.handlers):
                 try:
                     handler(message)
                 except Exception:
                     self.counters.errors += 1
                     log.exception("handler for %s failed on %s", sub.filter, message.topic)
+        return manual
 
     async def subscribe(
         self,
@@ -411,12 +452,16 @@ class Bus:
         retain_as_published: bool = False,
         no_local: bool = False,
         retain_handling: int = 0,
+        manual_ack: bool = False,
     ) -> Subscription:
         """Register `handler` for `topic_filter`, now and after every reconnect.
 
         Handlers run in the dispatch loop: they must be quick and never block; hand work
-        to a queue or a task.
+        to a queue or a task. With `manual_ack` (on a bus made with `manual_ack=True`) the
+        handler's owner calls `ack(message)` for each message once it is safe.
         """
+        if manual_ack and not self._manual_ack:
+            raise ValueError("subscribe(manual_ack=True) needs Bus(manual_ack=True)")
         sub = self._subs.get(topic_filter)
         if sub is None:
             options = SubscribeOptions(
@@ -425,7 +470,7 @@ class Bus:
                 retainAsPublished=retain_as_published,
                 retainHandling=retain_handling,
             )
-            sub = _Sub(self._next_sub_id, topic_filter, options)
+            sub = _Sub(self._next_sub_id, topic_filter, options, manual_ack=manual_ack)
             self._next_sub_id += 1
             self._subs[topic_filter] = sub
             self._subs_by_id[sub.id] = sub
@@ -437,6 +482,7 @@ class Bus:
                     log.debug("subscribe %s deferred to reconnect: %s", topic_filter, exc)
         else:
             sub.handlers.append(handler)
+            sub.manual_ack = sub.manual_ack or manual_ack
         return Subscription(self, sub, handler)
 
     async def _remove(self, sub: _Sub, handler: Handler) -> None:

@@ -17,6 +17,10 @@ class Message:
     response_topic: str | None = None
     correlation_data: bytes | None = None
     subscription_ids: tuple[int, ...] = ()
+    # For `Bus.ack` on subscriptions made with `manual_ack=True`: the packet id and the
+    # connection that delivered it (a packet id means nothing on a later connection).
+    mid: int = 0
+    connection: int = 0
 
     def text(self) -> str:
         """The payload as UTF-8; raises UnicodeDecodeError for anything else."""
