@@ -104,14 +104,14 @@ async def test_the_demo_works_end_to_end(tmp_path: Path) -> None:
                     await page.goto(login_url)
                     await page.wait_for_selector("#link-state.ok")
                     base = login_url.split("/login")[0]
-                    await page.goto(f"{base}/device/i2c-bridge/bme280-76")
+                    await page.goto(f"{base}/#/device/i2c-bridge/bme280-76")
                     chart = page.locator('figure[data-prop="temperature"] svg.chart')
                     await expect(chart.locator("path.line")).to_have_count(1, timeout=20_000)
                     assert int(await chart.get_attribute("data-points") or 0) >= 1
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)
                     await page.screenshot(path=ARTIFACTS / "device.png", full_page=True)
 
-                    await page.goto(f"{base}/devices")
+                    await page.goto(f"{base}/#/devices")
                     row = page.locator(f'{PWM} [data-prop="ch1_duty"]')
                     await row.locator("input.number").fill("42.5")
                     await row.locator("input.number").press("Enter")
