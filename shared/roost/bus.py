@@ -1,5 +1,8 @@
 """One managed MQTT 5 connection: reconnects, re-subscribes, pipelines publishes.
 
+(Timeouts use `asyncio.timeout`, never `asyncio.wait_for`: on Python 3.11 the latter can
+swallow a cancellation that arrives as the awaited thing completes.)
+
 `Bus` is what every roost program holds. Subscriptions are registered once and made
 again on every connect, each with an MQTT 5 subscription identifier so that a message is
 handed only to the handlers of the subscriptions that matched it (Mosquitto sends one copy
@@ -249,7 +252,8 @@ class Bus:
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         try:
-            await asyncio.wait_for(self.connected.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.connected.wait()
         except TimeoutError:
             raise BusError(f"no connection to the broker at {self._where()}") from None
 
@@ -260,7 +264,8 @@ class Bus:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._connect_waiters.append((count, future))
         try:
-            await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                await future
         except TimeoutError:
             raise BusError(f"connection {count} to {self._where()} did not happen") from None
 
@@ -290,7 +295,8 @@ class Bus:
 
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until everything queued so far has been acknowledged by the broker."""
-        await asyncio.wait_for(self._drained.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._drained.wait()
 
     def _where(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"
@@ -525,7 +531,8 @@ class Bus:
         if not self._queue(item):
             raise BusError(f"outbox full ({self._outbox.limit}); dropped publish to {topic}")
         try:
-            await asyncio.wait_for(done, timeout)
+            async with asyncio.timeout(timeout):
+                await done
         except TimeoutError:
             raise BusError(f"publish to {topic} not acknowledged within {timeout} s") from None
 
@@ -623,7 +630,8 @@ class Bus:
             body = {"id": correlation.hex(), "params": params or {}}
             self.publish_nowait(self.topics.request(node, method), body, properties=props)
             try:
-                return await asyncio.wait_for(future, timeout)
+                async with asyncio.timeout(timeout):
+                    return await future
             except TimeoutError:
                 raise RequestTimeout(
                     f"no response from {node} to {method} within {timeout:g} s "
@@ -649,7 +657,8 @@ class Bus:
                 self.topics.reply(self.reply_user, "sync"), marker, properties=props
             )
             try:
-                await asyncio.wait_for(future, timeout)
+                async with asyncio.timeout(timeout):
+                    await future
             except TimeoutError:
                 raise BusError(f"broker did not echo the sync marker in {timeout:g} s") from None
         finally:

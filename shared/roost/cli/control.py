@@ -113,7 +113,8 @@ async def _set(
         ]
         try:
             await bus.publish(topics.set(device.node, device.id), {**values, "id": request_id})
-            return await asyncio.wait_for(answer, timeout)
+            async with asyncio.timeout(timeout):
+                return await answer
         except TimeoutError:
             if last_state:
                 shown = ", ".join(f"{p}={last_state.get(p)!r}" for p in values)

@@ -83,7 +83,8 @@ class Watcher:
                 await self._arrived.wait()
 
         try:
-            return await asyncio.wait_for(scan(), timeout)
+            async with asyncio.timeout(timeout):
+                return await scan()
         except TimeoutError:
             seen = [m.topic for m in self.messages[since:]][-10:]
             raise TimeoutError(
