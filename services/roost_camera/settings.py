@@ -7,9 +7,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from roost.errors import TopicError
 from roost.settings import RoostSettings, Section
-from roost.topics import check_device_id
+from roost.topics import DeviceId
 
 FileKindName = Literal["jpeg", "segment"]
 FILE_KINDS: tuple[FileKindName, ...] = ("jpeg", "segment")
@@ -117,7 +116,7 @@ class UploadConfig(Section):
 
 
 class CameraSection(Section):
-    cameras: dict[str, CameraConfig] = Field(default_factory=lambda: {"demo": CameraConfig()})
+    cameras: dict[DeviceId, CameraConfig] = Field(default_factory=lambda: {"demo": CameraConfig()})
     storage: StorageConfig = Field(default_factory=StorageConfig)
     upload: UploadConfig = Field(default_factory=UploadConfig)
     shm_dir: Path | None = None
@@ -126,10 +125,6 @@ class CameraSection(Section):
     @classmethod
     def _ids(cls, value: dict[str, CameraConfig]) -> dict[str, CameraConfig]:
         for camera_id in value:
-            try:
-                check_device_id(camera_id)
-            except TopicError as exc:
-                raise ValueError(f"camera id: {exc}") from None
             if camera_id == "storage":
                 raise ValueError("camera id 'storage' is the storage device's")
         return value

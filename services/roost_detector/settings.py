@@ -6,9 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from roost.errors import TopicError
 from roost.settings import RoostSettings, Section
-from roost.topics import check_device_id
+from roost.topics import DeviceId
 from roost_detector.plugins import ModelConfig, model_config
 from roost_detector.plugins.hog import HogConfig
 
@@ -47,7 +46,7 @@ class CameraDetectConfig(Section):
 
 
 class DetectorSection(Section):
-    cameras: dict[str, CameraDetectConfig] = Field(default_factory=dict)
+    cameras: dict[DeviceId, CameraDetectConfig] = Field(default_factory=dict)
     auto: bool = Field(default=True, description="detect on every camera that sends frames")
     transport: Transport = "auto"
     detect_fps: float = Field(default=5.0, gt=0, le=30)
@@ -69,10 +68,6 @@ class DetectorSection(Section):
     @classmethod
     def _ids(cls, value: dict[str, CameraDetectConfig]) -> dict[str, CameraDetectConfig]:
         for camera_id in value:
-            try:
-                check_device_id(camera_id)
-            except TopicError as exc:
-                raise ValueError(f"camera id: {exc}") from None
             if camera_id == "model":
                 raise ValueError("camera id 'model' is the model device's")
         return value

@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from roost.errors import TopicError
 from roost.settings import RoostSettings, Section
-from roost.topics import check_device_id, check_name
+from roost.topics import DeviceId, PropName
 
 DEFAULT_NODE_ID = "event-engine"
 
@@ -48,18 +47,13 @@ class VirtualDevice(Section):
     """A device the engine owns: commands to it run the scripts before its state changes."""
 
     name: str | None = None
-    properties: dict[str, VirtualProperty]
+    properties: dict[PropName, VirtualProperty]
 
     @field_validator("properties")
     @classmethod
     def _names(cls, value: dict[str, VirtualProperty]) -> dict[str, VirtualProperty]:
         if not value:
             raise ValueError("a virtual device needs at least one property")
-        for prop in value:
-            try:
-                check_name(prop)
-            except TopicError as exc:
-                raise ValueError(str(exc)) from None
         return value
 
 
@@ -120,16 +114,12 @@ class EngineSection(Section):
     http_max_bytes: int = Field(default=1_000_000, ge=1)
     notify_urls: list[str] = Field(default_factory=list)
     groups: dict[str, Group] = Field(default_factory=dict)
-    devices: dict[str, VirtualDevice] = Field(default_factory=demo_devices)
+    devices: dict[DeviceId, VirtualDevice] = Field(default_factory=demo_devices)
 
     @field_validator("devices")
     @classmethod
     def _device_ids(cls, value: dict[str, VirtualDevice]) -> dict[str, VirtualDevice]:
         for device_id in value:
-            try:
-                check_device_id(device_id)
-            except TopicError as exc:
-                raise ValueError(str(exc)) from None
             if device_id == "engine":
                 raise ValueError("device id 'engine' is the engine's own device")
         return value

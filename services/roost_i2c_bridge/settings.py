@@ -21,9 +21,8 @@ from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from roost.errors import TopicError
 from roost.settings import RoostSettings, Section
-from roost.topics import check_device_id, check_name
+from roost.topics import DeviceId, PropName
 from roost_i2c_bridge.drivers import DRIVERS, candidates
 from roost_i2c_bridge.sim.chips import SIM_CHIPS
 
@@ -65,28 +64,18 @@ class DeviceConfig(Section):
     address: Address
     bus: BusRef | None = None  # None: the first bus in `buses`
     driver: str | None = None  # None: identify by scanning
-    id: str | None = None
+    id: DeviceId | None = None
     name: str | None = None
     area: str | None = None
     enabled: bool = True
     interval: float | None = Field(default=None, gt=0)
     live_interval: float | None = Field(default=None, ge=0)
-    precision: dict[str, Annotated[int, Field(ge=0, le=9)]] = Field(default_factory=dict)
-    deadband: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    precision: dict[PropName, Annotated[int, Field(ge=0, le=9)]] = Field(default_factory=dict)
+    deadband: dict[PropName, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.id is not None:
-            try:
-                check_device_id(self.id)
-            except TopicError as exc:
-                raise ValueError(str(exc)) from None
-        for prop in (*self.precision, *self.deadband):
-            try:
-                check_name(prop)
-            except TopicError as exc:
-                raise ValueError(str(exc)) from None
         if self.driver is None:
             # Not pinned: the options must suit a driver that may be found at this address.
             drivers = candidates(self.address) if self.options else []

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from roost.errors import TopicError
 from roost.settings import RoostSettings, Section
-from roost.topics import check_device_id, check_node_id
+from roost.topics import DeviceId, NodeId
 
 
 class WebhookSection(Section):
@@ -27,11 +26,11 @@ class WebuiSection(Section):
     login_window: float = Field(default=300.0, gt=0)
     command_timeout: float = Field(default=5.0, gt=0)
     request_timeout: float = Field(default=10.0, gt=0)
-    history_node: str | None = None
+    history_node: NodeId | None = None
     events_kept: int = Field(default=50, ge=1, le=1000)
     max_body: int = Field(default=65536, ge=1024)
     client_queue: int = Field(default=2000, ge=10)
-    webhooks: dict[str, WebhookSection] = Field(default_factory=dict)
+    webhooks: dict[DeviceId, WebhookSection] = Field(default_factory=dict)
 
     @field_validator("public_url")
     @classmethod
@@ -41,26 +40,6 @@ class WebuiSection(Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
-
-    @field_validator("history_node")
-    @classmethod
-    def _node(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return check_node_id(value)
-        except TopicError as exc:
-            raise ValueError(str(exc)) from None
-
-    @field_validator("webhooks")
-    @classmethod
-    def _hooks(cls, value: dict[str, WebhookSection]) -> dict[str, WebhookSection]:
-        for device_id in value:
-            try:
-                check_device_id(device_id)
-            except TopicError as exc:
-                raise ValueError(f"webhook {device_id!r}: {exc}") from None
-        return value
 
     @property
     def cookies_secure(self) -> bool:

@@ -16,8 +16,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from roost.errors import ConfigError, TopicError
-from roost.topics import Topics, check_node_id, check_prefix
+from roost.errors import ConfigError
+from roost.topics import NodeId, Topics, check_prefix
 
 ENV_PREFIX = "ROOST_"
 CONFIG_ENV = "ROOST_CONFIG"
@@ -70,10 +70,7 @@ class MqttSettings(Section):
     @field_validator("prefix", "discovery_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        try:
-            return check_prefix(value)
-        except TopicError as exc:
-            raise ValueError(str(exc)) from None
+        return check_prefix(value)
 
     @field_validator("ha_birth_delay")
     @classmethod
@@ -88,18 +85,8 @@ class MqttSettings(Section):
 
 
 class NodeSettings(Section):
-    id: str | None = None
+    id: NodeId | None = None
     data_dir: Path = Path("data")
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return check_node_id(value)
-        except TopicError as exc:
-            raise ValueError(str(exc)) from None
 
 
 class LogSettings(Section):
@@ -195,7 +182,7 @@ def load_settings(cls: type[S], path: Path | None = None, **overrides: Any) -> S
 def _explain(exc: ValidationError, where: str) -> str:
     lines = []
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
+        loc = [str(part) for part in error["loc"] if part != "[key]"]  # a table's name
         key = ".".join(loc)
         env_name = ENV_PREFIX + "__".join(part.upper() for part in loc[:2])
         source = (
@@ -203,7 +190,7 @@ def _explain(exc: ValidationError, where: str) -> str:
             if any(name.startswith(env_name) for name in os.environ)
             else f"config file {where}, key {key}"
         )
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         elif "input" in error and not isinstance(error["input"], dict):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from roost.errors import TopicError
 
@@ -51,6 +54,25 @@ def check_name(value: str, what: str = "property") -> str:
     if what == "blob" and value in RESERVED_BLOBS:
         raise TopicError(f"image property name {value!r} is reserved (a device topic)")
     return value
+
+
+# For pydantic models (config sections): the check runs as the field is validated, and its
+# TopicError, a ValueError, becomes the validation error that names the key.
+def _node_id(value: str) -> str:
+    return check_node_id(value)
+
+
+def _device_id(value: str) -> str:
+    return check_device_id(value)
+
+
+def _prop_name(value: str) -> str:
+    return check_name(value)
+
+
+NodeId = Annotated[str, AfterValidator(_node_id)]
+DeviceId = Annotated[str, AfterValidator(_device_id)]
+PropName = Annotated[str, AfterValidator(_prop_name)]
 
 
 def check_prefix(value: str) -> str:

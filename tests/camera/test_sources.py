@@ -116,7 +116,7 @@ def test_unreachable_sources_say_why(tmp_path: Path) -> None:
 def test_bad_config_is_one_clear_line(tmp_path: Path) -> None:
     config = tmp_path / "roost.toml"
     config.write_text("[camera.cameras.Front_Door]\nfps = 10\n")
-    with pytest.raises(ConfigError, match="camera id"):
+    with pytest.raises(ConfigError, match=r"key camera\.cameras\.Front_Door: device id"):
         load_settings(Settings, config)
     config.write_text('[camera.cameras.front]\nsource = {type = "webcam"}\n')
     with pytest.raises(ConfigError, match=r"cameras\.front\.source"):
