@@ -15,7 +15,7 @@ from roost.errors import TopicError
 from roost.settings import RoostSettings, Section
 from roost.topics import check_device_id, check_name, check_node_id
 
-# roost's own services that the supervisor can run by name (INTERFACES.md).
+# roost's own services that the supervisor can run by name (docs/services/supervisor.md).
 SERVICES = ("i2c-bridge", "recorder", "event-engine", "camera", "detector", "webui")
 # Device ids the supervisor itself uses beside its apps.
 OWN_DEVICES = frozenset({"host", "backups"})

@@ -28,11 +28,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from roost.device import Device
-from roost.errors import CommandError, ErrorCode, TopicError
+from roost.errors import CommandError, ErrorCode
 from roost.models import DeviceMeta, PropertySpec
 from roost.node import Node
 from roost.settings import RoostSettings
-from roost.topics import check_name
 
 CHANNELS = 4
 
@@ -208,17 +207,7 @@ def recorder(settings: RoostSettings, known: set[str]) -> Recorder:
 APP_STATES = ["stopped", "starting", "running", "stopping", "crashed", "backoff"]
 
 
-def _app_state_prop() -> str:
-    """INTERFACES.md names it `state`; this branch's library still reserves that name (a
-    topic level), so the stand-in says `status` until the library allows `state`."""
-    try:
-        check_name("state")
-    except TopicError:
-        return "status"
-    return "state"
-
-
-APP_STATE = _app_state_prop()
+APP_STATE = "state"  # the supervisor's app devices call it so
 
 
 def app_meta(name: str) -> DeviceMeta:

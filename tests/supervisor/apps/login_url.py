@@ -1,4 +1,4 @@
-"""Writes a login URL where the web UI writes one (INTERFACES.md), then waits."""
+"""Writes a login URL where the web UI writes one (docs/services/webui.md), then waits."""
 
 from __future__ import annotations
 

@@ -6,17 +6,14 @@ import { bytes, duration } from "../format.js";
 
 const STATE_CLASS = { running: "ok", starting: "warn", stopping: "warn", backoff: "warn", crashed: "bad", stopped: "muted" };
 
-// INTERFACES.md calls the app's state `state`; the topic contract reserves that name, so
-// a supervisor may publish it as `status`: read either.
+// An app device of a supervisor: a `state` property and start/stop/restart buttons.
 export function appState(device) {
-  const props = device.meta?.properties || {};
-  const key = props.state ? "state" : props.status ? "status" : null;
-  return key ? device.state?.[key] : undefined;
+  return device.meta?.properties?.state ? device.state?.state : undefined;
 }
 
 export function isApp(device) {
   const props = device.meta?.properties || {};
-  return Boolean((props.state || props.status) && (props.start || props.stop || props.restart));
+  return Boolean(props.state && (props.start || props.stop || props.restart));
 }
 
 function appRow(store, device) {
