@@ -1,5 +1,6 @@
-"""Stand-ins for the services the web UI shows, until they are merged: small nodes on the
-real broker that publish and answer exactly the interfaces in INTERFACES.md.
+"""Stand-ins for the services the web UI shows: small nodes on the real broker that
+publish and answer the same interfaces as the real services (docs/services/*.md), with
+values and failures a test can set exactly.
 
 - `greenhouse`: node `i2c-bridge` with the demo greenhouse's `bme280-76` and `pca9685-40`
   (four channels here, not sixteen) and `ezo-pmp-67`, whose dose refuses out-of-range
@@ -10,8 +11,8 @@ real broker that publish and answer exactly the interfaces in INTERFACES.md.
 - `camera` / `detector`: node `camera` device `demo` with a JPEG `snapshot`; node
   `detector` device `demo` with Frigate-shaped events and the best snapshot.
 
-The lead swaps these for the real services after merging; the tests only rely on the
-interfaces.
+The real services together are driven in tests/e2e/test_demo.py; these let the page
+tests reach every state and error path quickly and deterministically.
 """
 
 from __future__ import annotations
