@@ -22,10 +22,6 @@ ChangeListener = Callable[[Change], None]
 ResetListener = Callable[[StateView], None]
 ConnectionListener = Callable[[bool], None]
 
-# How often the connection flag is looked at: the bus has no disconnect callback, and a
-# banner a quarter of a second late is fine.
-CONNECTION_POLL = 0.25
-
 
 class StateFeed:
     def __init__(self, bus: Bus) -> None:
@@ -76,8 +72,8 @@ class StateFeed:
                 self._set_connected(False)
 
     async def _until_disconnected(self, connects: int) -> None:
-        while self.bus.connected.is_set() and self.bus.connects == connects:  # noqa: ASYNC110
-            await asyncio.sleep(CONNECTION_POLL)
+        if self.bus.connects == connects:
+            await self.bus.disconnected.wait()
 
     async def _resync(self, *, first: bool) -> None:
         if not first:

@@ -196,6 +196,8 @@ class Bus:
         self.reply_user = settings.username or self.client_id
         self.counters = BusCounters()
         self.connected = asyncio.Event()
+        self.disconnected = asyncio.Event()  # set from a loss until the next connect
+        self.disconnected.set()
         self._clean_start = clean_start
         self._session_expiry = session_expiry
         self._will = will
@@ -289,6 +291,7 @@ class Bus:
             await self._task
         self._task = None
         self.connected.clear()
+        self.disconnected.set()
         for future in self._pending.values():
             if not future.done():
                 future.cancel()
@@ -354,6 +357,7 @@ class Bus:
                 if not isinstance(error, aiomqtt.MqttError | OSError | BusError):
                     log.error("connection handling failed", exc_info=error)
             self.connected.clear()
+            self.disconnected.set()
             self._conn = None
             if self._closing:
                 return
@@ -385,6 +389,7 @@ class Bus:
                     await conn.subscribe_all()
                 self.connects += 1
                 self._backoff.reset()  # the next loss starts again from a short delay
+                self.disconnected.clear()
                 self.connected.set()
                 self._wake_connect_waiters()
                 log.info("connected to %s as %s", self._where(), self.client_id)

@@ -91,3 +91,19 @@ async def test_reconnects_after_each_loss_from_a_short_delay(
             own_mosquitto.restart()
             await bus.wait_connects(round_ + 2, timeout=20)
         assert bus._backoff.attempts == 0
+
+
+async def test_disconnected_is_set_from_a_loss_until_the_next_connect(
+    own_mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    settings = settings_for(own_mosquitto, tmp_path)
+    async with Bus(settings.mqtt) as bus:
+        await bus.wait_connected(10)
+        assert not bus.disconnected.is_set()
+        own_mosquitto.stop()
+        await asyncio.wait_for(bus.disconnected.wait(), 10)
+        assert not bus.connected.is_set()
+        own_mosquitto.start()
+        await bus.wait_connects(2, timeout=30)
+        assert not bus.disconnected.is_set()
+    assert bus.disconnected.is_set()
