@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
@@ -104,6 +105,20 @@ def fields(reply: str, key: str) -> list[str]:
     if parts[0].upper() != f"?{key.upper()}":
         raise ChipError(f"expected a ?{key} reply, got {reply!r}")
     return parts[1:]
+
+
+def enabled_outputs(reply: str, known: Mapping[str, str]) -> list[str]:
+    """The outputs an `O,?` reply says are on, of those `known` (DO and EC circuits)."""
+    return [item.upper() for item in fields(reply, "O") if item.upper() in known]
+
+
+def multi_reading(reply: str, enabled: list[str], known: Mapping[str, str]) -> Values:
+    """A reading of a circuit with several outputs: each enabled output's value in the
+    order the circuit sends them; outputs that are off are unknown."""
+    values: Values = dict.fromkeys(known.values())
+    for output, text in zip(enabled, reply.split(","), strict=False):
+        values[known[output]] = number(text)
+    return values
 
 
 def number(text: str) -> float | None:

@@ -12,7 +12,12 @@ from pydantic import BaseModel, ConfigDict
 
 from roost.models.meta import PropertySpec
 from roost_i2c_bridge.drivers.base import Values
-from roost_i2c_bridge.drivers.ezo import EzoDriver, EzoOptions, fields, number
+from roost_i2c_bridge.drivers.ezo import (
+    EzoDriver,
+    EzoOptions,
+    enabled_outputs,
+    multi_reading,
+)
 
 OUTPUTS = {"MG": "dissolved_oxygen", "%": "saturation"}
 
@@ -51,15 +56,11 @@ class EzoDo(EzoDriver[EzoOptions]):
         }
 
     async def setup_extra(self) -> Values:
-        reply = fields(await self.query("O,?"), "O")
-        self.outputs = [item.upper() for item in reply if item.upper() in OUTPUTS]
+        self.outputs = enabled_outputs(await self.query("O,?"), OUTPUTS)
         return {}
 
     def parse_reading(self, reply: str) -> Values:
-        values: Values = dict.fromkeys(OUTPUTS.values())
-        for output, text in zip(self.outputs, reply.split(","), strict=False):
-            values[OUTPUTS[output]] = number(text)
-        return values
+        return multi_reading(reply, self.outputs, OUTPUTS)
 
     def calibration_params(self) -> type[BaseModel]:
         return DoCalibration

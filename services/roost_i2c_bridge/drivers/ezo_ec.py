@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roost.models.meta import PropertySpec
 from roost_i2c_bridge.drivers.base import Values
-from roost_i2c_bridge.drivers.ezo import EzoDriver, EzoOptions, fields, number
+from roost_i2c_bridge.drivers.ezo import (
+    EzoDriver,
+    EzoOptions,
+    enabled_outputs,
+    fields,
+    multi_reading,
+    number,
+)
 
 OUTPUTS = {"EC": "conductivity", "TDS": "tds", "S": "salinity", "SG": "specific_gravity"}
 
@@ -73,8 +80,7 @@ class EzoEc(EzoDriver[EcOptions]):
         }
 
     async def setup_extra(self) -> Values:
-        reply = fields(await self.query("O,?"), "O")
-        self.outputs = [item.upper() for item in reply if item.upper() in OUTPUTS]
+        self.outputs = enabled_outputs(await self.query("O,?"), OUTPUTS)
         k = number(fields(await self.query("K,?"), "K")[0])
         wanted = self.options.probe_k
         if wanted is not None and (k is None or abs(k - wanted) > 1e-6):
@@ -83,10 +89,7 @@ class EzoEc(EzoDriver[EcOptions]):
         return {"probe_k": k}
 
     def parse_reading(self, reply: str) -> Values:
-        values: Values = dict.fromkeys(OUTPUTS.values())
-        for output, text in zip(self.outputs, reply.split(","), strict=False):
-            values[OUTPUTS[output]] = number(text)
-        return values
+        return multi_reading(reply, self.outputs, OUTPUTS)
 
     def calibration_params(self) -> type[BaseModel]:
         return EcCalibration
