@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from roost.cli.command import Verdict, send_command
 from roost.cli.context import (
     CliSettings,
     Exit,
@@ -202,52 +202,31 @@ async def _send(
         already = {"stop": "stopped", "start": "running"}.get(command)
         if already is not None and before.get("state") == already:
             return Exit.OK, f"{device.ref}: already {_describe(before)}"
-        topics = bus.topics
-        request_id = uuid.uuid4().hex[:12]
-        answer: asyncio.Future[tuple[Exit, str]] = asyncio.get_running_loop().create_future()
-        accepted = asyncio.Event()
+        if not wait:
+            await bus.publish(bus.topics.set(device.node, device.id), {command: True})
+            return Exit.OK, f"{device.ref}: {command} sent"
+        accepted = False
 
-        def settle(result: tuple[Exit, str]) -> None:
-            if not answer.done():
-                answer.set_result(result)
-
-        def on_message(message: Message) -> None:
-            try:
-                body = message.json()
-            except ValueError:
-                return
-            if not isinstance(body, dict) or message.retain:
-                return
-            if message.topic.endswith("/error") and body.get("id") == request_id:
-                settle((Exit.REJECTED, f"{device.ref}: {body.get('code')}: {body.get('message')}"))
-            elif message.topic.endswith("/event") and body.get("event_type") == "press":
-                accepted.set()
-            elif message.topic.endswith("/state") and accepted.is_set():
+        def judge(kind: str, body: dict[str, Any]) -> Verdict | None:
+            nonlocal accepted
+            if kind == "event" and body.get("event_type") == "press":
+                accepted = True  # states from here on show the command at work
+            elif kind == "state" and accepted:
                 verdict = _verdict(command, before, body)
                 if verdict is not None:
-                    settle((verdict, f"{device.ref}: {_describe(body)}"))
+                    return verdict, f"{device.ref}: {_describe(body)}"
+            return None
 
-        subs = [
-            await bus.subscribe(topics.state(device.node, device.id), on_message),
-            await bus.subscribe(topics.event(device.node, device.id), on_message),
-            await bus.subscribe(topics.error(device.node, device.id), on_message),
-        ]
-        try:
-            await bus.publish(topics.set(device.node, device.id), {command: True, "id": request_id})
-            if not wait:
-                return Exit.OK, f"{device.ref}: {command} sent"
-            return await asyncio.wait_for(answer, timeout)
-        except TimeoutError:
-            now = view.device(device.ref).state if view.nodes.get(device.node) else {}
-            shown = _describe(now) if now else "no state"
-            online = "online" if view.nodes[device.node].online else "offline"
-            return Exit.TIMEOUT, (
-                f"{device.ref}: not done within {timeout:g} s; it reports {shown} "
-                f"(supervisor {device.node} {online})"
-            )
-        finally:
-            for sub in subs:
-                await sub.remove()
+        answer = await send_command(bus, device, {command: True}, judge, timeout=timeout)
+        if answer is not None:
+            return answer
+        now = view.device(device.ref).state if view.nodes.get(device.node) else {}
+        shown = _describe(now) if now else "no state"
+        online = "online" if view.nodes[device.node].online else "offline"
+        return Exit.TIMEOUT, (
+            f"{device.ref}: not done within {timeout:g} s; it reports {shown} "
+            f"(supervisor {device.node} {online})"
+        )
 
 
 def _verdict(command: str, before: dict[str, Any], state: dict[str, Any]) -> Exit | None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
-import uuid
 from typing import Annotated, Any
 
 import typer
 from pydantic_core import from_json
 
+from roost.cli.command import Verdict, send_command
 from roost.cli.context import (
     CliSettings,
     Exit,
@@ -24,7 +23,6 @@ from roost.cli.context import (
 from roost.cli.render import value_text
 from roost.coerce import coerce_command
 from roost.errors import CommandError
-from roost.message import Message
 from roost.models.meta import PropertyKind
 
 
@@ -74,56 +72,31 @@ async def _set(
             with contextlib.suppress(CommandError):
                 expected[prop] = coerce_command(prop, spec, value)
         buttons = [p for p in values if p in props and props[p].kind is PropertyKind.BUTTON]
-        request_id = uuid.uuid4().hex[:12]
-        topics = bus.topics
-        state_topic = topics.state(device.node, device.id)
-        error_topic = topics.error(device.node, device.id)
-        event_topic = topics.event(device.node, device.id)
-        answer: asyncio.Future[tuple[Exit, str]] = asyncio.get_running_loop().create_future()
         last_state: dict[str, Any] = {}
 
-        def settle(result: tuple[Exit, str]) -> None:
-            if not answer.done():
-                answer.set_result(result)
-
-        def on_message(message: Message) -> None:
-            try:
-                body = message.json()
-            except ValueError:
-                return
-            if message.topic == error_topic and body.get("id") == request_id:
-                settle((Exit.REJECTED, f"{device.ref}: {body.get('code')}: {body.get('message')}"))
-            elif message.topic == state_topic and isinstance(body, dict) and not message.retain:
+        def judge(kind: str, body: dict[str, Any]) -> Verdict | None:
+            if kind == "state":
                 last_state.clear()
                 last_state.update(body)
                 if expected and all(_same(body.get(p), v) for p, v in expected.items()):
                     shown = ", ".join(
                         f"{p}={value_text(body.get(p), props.get(p))}" for p in expected
                     )
-                    settle((Exit.OK, f"{device.ref}: {shown}"))
-            elif message.topic == event_topic and buttons and not expected:
+                    return Exit.OK, f"{device.ref}: {shown}"
+            elif buttons and not expected:
                 data = body.get("data") or {}
                 if body.get("event_type") == "press" and data.get("prop") in buttons:
-                    settle((Exit.OK, f"{device.ref}: pressed {', '.join(buttons)}"))
+                    return Exit.OK, f"{device.ref}: pressed {', '.join(buttons)}"
+            return None
 
-        subs = [
-            await bus.subscribe(state_topic, on_message),
-            await bus.subscribe(event_topic, on_message),
-            await bus.subscribe(error_topic, on_message),
-        ]
-        try:
-            await bus.publish(topics.set(device.node, device.id), {**values, "id": request_id})
-            async with asyncio.timeout(timeout):
-                return await answer
-        except TimeoutError:
-            if last_state:
-                shown = ", ".join(f"{p}={last_state.get(p)!r}" for p in values)
-                return Exit.TIMEOUT, f"{device.ref} did not take the change: it reports {shown}"
-            online = "online" if view.online(device) else "offline"
-            return Exit.TIMEOUT, f"no answer from {device.ref} within {timeout:g} s ({online})"
-        finally:
-            for sub in subs:
-                await sub.remove()
+        verdict = await send_command(bus, device, values, judge, timeout=timeout)
+        if verdict is not None:
+            return verdict
+        if last_state:
+            shown = ", ".join(f"{p}={last_state.get(p)!r}" for p in values)
+            return Exit.TIMEOUT, f"{device.ref} did not take the change: it reports {shown}"
+        online = "online" if view.online(device) else "offline"
+        return Exit.TIMEOUT, f"no answer from {device.ref} within {timeout:g} s ({online})"
 
 
 def _same(actual: Any, wanted: Any) -> bool:
