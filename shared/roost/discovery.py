@@ -167,10 +167,6 @@ KINDS: dict[PropertyKind, tuple[tuple[str, Builder], tuple[str, Builder]]] = {
 }
 
 
-def component_for(spec: PropertySpec) -> str:
-    return KINDS[spec.kind][1 if spec.accepts_commands else 0][0]
-
-
 def origin() -> Payload:
     return {"name": "roost", "sw_version": __version__, "support_url": SUPPORT_URL}
 

@@ -99,10 +99,3 @@ class Outbox:
                 kept.append(item)
         self._queue = kept
         self._retained.clear()
-
-    def fail_all(self, error: BaseException) -> None:
-        for item in self._queue:
-            item.resolve(error)
-        self._queue.clear()
-        self._retained.clear()
-        self._transient = 0

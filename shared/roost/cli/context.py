@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from enum import IntEnum
@@ -70,7 +69,3 @@ async def connected(
         await view.attach(bus)
         await bus.sync(config.cli.timeout)
         yield bus, view
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()

@@ -4,6 +4,6 @@ Enable the fixtures with `pytest_plugins = ["roost.testing.plugin"]` in a confte
 """
 
 from roost.testing.broker import Broker, MosquittoBroker, start_broker
-from roost.testing.watch import Watcher, payload_json
+from roost.testing.watch import Watcher
 
-__all__ = ["Broker", "MosquittoBroker", "Watcher", "payload_json", "start_broker"]
+__all__ = ["Broker", "MosquittoBroker", "Watcher", "start_broker"]

@@ -12,10 +12,6 @@ from roost.message import Message
 Predicate = Callable[[Message], bool]
 
 
-def payload_json(message: Message) -> Any:
-    return message.json()
-
-
 class Watcher:
     """Every message on `topic_filter` since `start()`; `wait_for` returns the first one
     (at or after `since`) that matches, or raises TimeoutError."""
