@@ -25,10 +25,10 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO, Literal
+from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from roost import __version__
 from roost.clock import iso, utc_now
@@ -81,15 +81,6 @@ class ArchiveReport:
     files: int
     databases: list[str]
     size: int
-
-
-@dataclass
-class RestoreReport:
-    data_dir: Path
-    config: Path | None
-    files: int
-    databases: list[str]
-    moved_aside: list[Path]
 
 
 def default_archive_path(backups_dir: Path) -> Path:
@@ -213,129 +204,3 @@ def write_archive(
     os.chmod(partial, 0o600)  # it holds the secrets
     partial.replace(output)
     return ArchiveReport(output, len(manifest.files), manifest.databases, output.stat().st_size)
-
-
-def read_manifest(archive: Path) -> Manifest:
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            member = tar.extractfile(f"{ROOT}/manifest.json")
-            if member is None:
-                raise KeyError
-            return Manifest.model_validate_json(member.read())
-    except FileNotFoundError:
-        raise ArchiveError(f"{archive}: no such file") from None
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ArchiveError(f"{archive} is not a roost backup archive: {exc}") from None
-    except KeyError:
-        raise ArchiveError(f"{archive} has no {ROOT}/manifest.json: not a roost backup") from None
-    except ValidationError as exc:
-        raise ArchiveError(f"{archive}: unreadable manifest: {exc.errors()[0]['msg']}") from None
-
-
-def _safe_parts(name: str) -> tuple[str, ...]:
-    parts = PurePosixPath(name).parts
-    if not parts or name.startswith("/") or any(part in ("..", "") for part in parts):
-        raise ArchiveError(f"refusing unsafe path {name!r} in the archive")
-    return parts
-
-
-def _occupied(path: Path) -> bool:
-    return path.is_file() or (path.is_dir() and any(path.iterdir()))
-
-
-def restore_archive(
-    archive: Path, *, data_dir: Path, config: Path, force: bool = False
-) -> RestoreReport:
-    """Put an archive's files back (blocking). Refuses to overwrite a data dir or config
-    that already has content unless `force`, which moves them aside first."""
-    manifest = read_manifest(archive)
-    data_dir = data_dir.resolve()
-    config = config.resolve()
-    targets = [data_dir]
-    if manifest.config is not None:
-        targets.append(config)
-    extras = {entry.archive: entry for entry in manifest.extras}
-    targets.extend(Path(entry.path).resolve() for entry in manifest.extras)
-    busy = [path for path in targets if _occupied(path)]
-    if busy and not force:
-        shown = ", ".join(str(path) for path in busy)
-        raise ArchiveError(
-            f"{shown} already exist(s) with content; restore into an empty place, or pass "
-            "--force to move the current files aside first"
-        )
-    stamp = utc_now().strftime(STAMP)
-    moved: list[Path] = []
-    for path in busy:
-        aside = path.with_name(f"{path.name}.before-restore-{stamp}")
-        path.rename(aside)
-        moved.append(aside)
-    written = 0
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for member in tar:
-                if member.name == f"{ROOT}/manifest.json" or member.isdir():
-                    continue
-                parts = _safe_parts(member.name)
-                if parts[0] != ROOT or len(parts) < 3:
-                    raise ArchiveError(f"unexpected member {member.name!r} in the archive")
-                name = "/".join(parts[1:])
-                entry = manifest.files.get(name)
-                if entry is None or not member.isfile():
-                    raise ArchiveError(f"{member.name!r} is not listed in the manifest")
-                destination = _destination(parts[1:], data_dir, config, extras, manifest)
-                source = tar.extractfile(member)
-                assert source is not None
-                _write_checked(source, destination, entry, name)
-                written += 1
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ArchiveError(f"{archive}: {exc}") from None
-    if written != len(manifest.files):
-        raise ArchiveError(
-            f"{archive} is incomplete: {written} of {len(manifest.files)} files restored"
-        )
-    secrets = data_dir / "secrets"
-    if secrets.is_dir():
-        os.chmod(secrets, 0o700)
-    return RestoreReport(
-        data_dir,
-        config if manifest.config is not None else None,
-        written,
-        manifest.databases,
-        moved,
-    )
-
-
-def _destination(
-    parts: tuple[str, ...],
-    data_dir: Path,
-    config: Path,
-    extras: dict[str, ExtraEntry],
-    manifest: Manifest,
-) -> Path:
-    kind = parts[0]
-    if kind == "data":
-        return data_dir.joinpath(*parts[1:])
-    if kind == "config" and manifest.config == "/".join(parts):
-        return config
-    if kind == "extra" and len(parts) >= 3:
-        extra = extras.get(f"extra/{parts[1]}")
-        if extra is not None:
-            base = Path(extra.path).resolve()
-            return base if extra.kind == "file" else base.joinpath(*parts[2:])
-    raise ArchiveError(f"unexpected member {'/'.join(parts)!r} in the archive")
-
-
-def _write_checked(source: IO[bytes], destination: Path, entry: FileEntry, name: str) -> None:
-    digest = hashlib.sha256()
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        while block := source.read(1 << 20):
-            digest.update(block)
-            out.write(block)
-    if digest.hexdigest() != entry.sha256:
-        partial.unlink(missing_ok=True)
-        raise ArchiveError(f"{name} is damaged in the archive (SHA-256 mismatch)")
-    os.chmod(partial, entry.mode & 0o777)
-    partial.replace(destination)

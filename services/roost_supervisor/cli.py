@@ -514,24 +514,53 @@ def _size(size: int) -> str:
 def restore(
     archive: Annotated[Path, typer.Argument(help="An archive `roost backup` wrote.")],
     force: Annotated[
-        bool, typer.Option(help="Move an existing data dir and config aside first.")
+        bool,
+        typer.Option(help="Replace an existing data dir and config (moved aside, not deleted)."),
+    ] = False,
+    extra: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--extra",
+            help="Also restore the archive's copy of this path (repeat for several); "
+            "paths in this machine's [supervisor.backup] include are restored anyway.",
+        ),
+    ] = None,
+    skip_extras: Annotated[
+        bool, typer.Option(help="Leave out the archive's extras that are not allowed here.")
     ] = False,
 ) -> None:
-    """Put a `roost backup` archive back: config, data dir, secrets, databases, scripts."""
+    """Put a `roost backup` archive back: config, data dir, secrets, databases, scripts.
+
+    All or nothing: the archive is checked (files only, sizes, free space, checksums) and
+    unpacked beside its targets first; the old data stays until the new is complete."""
     import os
+    import sys
 
     from roost.settings import CONFIG_ENV, DEFAULT_CONFIG
-    from roost_supervisor.archive import ArchiveError, restore_archive
+    from roost_supervisor.archive import ArchiveError
+    from roost_supervisor.restore import read_manifest, restore_archive
 
     target = Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     # The config file is usually what is being restored: read it only if it is there.
     config = _local_settings() if target.is_file() else _env_settings()
+    allowed = [*config.supervisor.backup.include, *(extra or [])]
     try:
-        report = restore_archive(archive, data_dir=config.node.data_dir, config=target, force=force)
+        if not skip_extras and sys.stdin.isatty():
+            allowed.extend(_ask_for_extras(read_manifest(archive).extras, allowed))
+        report = restore_archive(
+            archive,
+            data_dir=config.node.data_dir,
+            config=target,
+            force=force,
+            include=allowed,
+            skip_extras=skip_extras,
+        )
     except ArchiveError as exc:
         fail(str(exc), Exit.REJECTED)
     for aside in report.moved_aside:
         console.print(f"moved aside: {aside}", markup=False)
+    for path in report.skipped_extras:
+        console.print(f"left out: {path}", markup=False)
     console.print(
         f"restored {report.files} files into {report.data_dir}"
         + (f" and {report.config}" if report.config else "")
@@ -539,3 +568,17 @@ def restore(
         markup=False,
     )
     console.print("continue where the old machine stopped: roost up", markup=False)
+
+
+def _ask_for_extras(entries: Any, allowed: list[Path]) -> list[Path]:
+    """At a terminal, ask before restoring an extra this machine's config does not name."""
+    known = {path.expanduser().resolve() for path in allowed}
+    chosen: list[Path] = []
+    for entry in entries:
+        path = Path(entry.path).expanduser()
+        if not path.is_absolute() or path.resolve() in known:
+            continue
+        question = f"the archive holds {entry.kind} {entry.path} from the old machine; restore it?"
+        if typer.confirm(question, default=False):
+            chosen.append(path)
+    return chosen
