@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from email.message import Message
 from http.client import HTTPMessage
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# Encoded forms a server may decode into a path separator or a dot segment after the
+# allow-list has looked: such a path means different things to us and to the server.
+AMBIGUOUS = ("%2f", "%5c", "%2e", "%00", "\\")
 
 
 class FetchError(Exception):
@@ -28,14 +31,13 @@ class _Prefix:
 
     @classmethod
     def parse(cls, url: str) -> _Prefix:
-        parts = urlsplit(url)
-        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise ValueError(f"{url!r} is not an http(s) URL")
+        parts = urlsplit(canonical(url))
+        assert parts.hostname is not None  # canonical() checked it
         return cls(
             parts.scheme,
-            parts.hostname.lower(),
+            parts.hostname,
             parts.port or DEFAULT_PORTS[parts.scheme],
-            parts.path or "/",
+            parts.path,
         )
 
     def covers(self, other: _Prefix) -> bool:
@@ -46,20 +48,71 @@ class _Prefix:
         return other.path.startswith(self.path + "/")
 
 
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4: `/a/b/../c/./d` → `/a/c/d`, as the server will read it."""
+    out: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "..":
+            if len(out) > 1:
+                out.pop()
+            if last:
+                out.append("")
+        elif segment == ".":
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    joined = "/".join(out)
+    return joined if joined.startswith("/") else "/" + joined
+
+
+def canonical(url: str) -> str:
+    """The URL as the server will understand it: percent-encodings decoded once and
+    re-encoded, dot segments removed, host lower-case without a trailing dot. Refuses
+    what a server could read otherwise (encoded slashes, dots or NULs; backslashes)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a URL: {exc}") from None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{url!r} carries credentials in its host part: put them in headers")
+    decoded = unquote(parts.path)
+    # Checked before and after one decoding: a double-encoded `..` is refused too, for a
+    # server that decodes twice.
+    if any(token in text.lower() for text in (parts.path, decoded) for token in AMBIGUOUS):
+        raise ValueError(f"{url!r} has an encoded separator or dot in its path")
+    path = _remove_dot_segments(decoded or "/")
+    host = parts.hostname.lower().rstrip(".")
+    netloc = host if port is None else f"{host}:{port}"
+    if ":" in host:
+        netloc = f"[{host}]" if port is None else f"[{host}]:{port}"
+    return urlunsplit(
+        (parts.scheme, netloc, quote(path, safe="/:@!$&'()*+,;=~-._"), parts.query, "")
+    )
+
+
 class AllowList:
     def __init__(self, prefixes: Sequence[str]) -> None:
         self._prefixes = [_Prefix.parse(p) for p in prefixes]
         self.text = ", ".join(prefixes) or "(empty)"
 
-    def check(self, url: str) -> None:
+    def check(self, url: str) -> str:
+        """The canonical form of `url` (what to request) when the list covers it."""
         try:
             target = _Prefix.parse(url)
+            request = canonical(url)
         except ValueError as exc:
             raise FetchError(str(exc)) from None
         if not any(prefix.covers(target) for prefix in self._prefixes):
             raise FetchError(
                 f"{url} is not in [event_engine] http_allow ({self.text}); add its prefix there"
             )
+        return request
 
 
 @dataclass(frozen=True)
@@ -104,7 +157,7 @@ def fetch(
     are replies, not errors; a refused URL, a network failure or an oversized body is
     a FetchError."""
     if allow is not None:
-        allow.check(url)
+        url = allow.check(url)
     request = urllib.request.Request(url, data=body, method=method.upper())
     for name, value in (headers or {}).items():
         request.add_header(name, value)
