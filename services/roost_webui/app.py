@@ -192,16 +192,16 @@ def build_app(ui: WebUI) -> Starlette:
         client = client_of(request.scope)
         token = request.query_params.get("token")
         if token is not None:
-            wait = ui.guard.retry_after(client)
+            wait = ui.guard.retry_after(client, "login")
             if wait is not None:
                 return login_page(
                     request, f"Too many failed attempts; wait {int(wait) + 1} s.", 429
                 )
             if ui.login_link.consume(token):
                 log.info("login with the one-time link from %s", client)
-                ui.guard.succeeded(client)
+                ui.guard.succeeded(client, "login")
                 return await logged_in(safe_next(request.query_params.get("next")), "link")
-            ui.guard.failed(client)
+            ui.guard.failed(client, "login")
             log.warning("refused a used or unknown login link from %s", client)
             return login_page(
                 request,
@@ -215,7 +215,7 @@ def build_app(ui: WebUI) -> Starlette:
 
     async def login_post(request: Request) -> Response:
         client = client_of(request.scope)
-        wait = ui.guard.retry_after(client)
+        wait = ui.guard.retry_after(client, "login")
         if wait is not None:
             return login_page(request, f"Too many failed attempts; wait {int(wait) + 1} s.", 429)
         if not origin_allowed(request.scope):
@@ -232,10 +232,10 @@ def build_app(ui: WebUI) -> Starlette:
         if not ui.admin.configured:
             return login_page(request, "No admin secret is set: use the one-time link.", 403)
         if await ui.admin.check(secret):
-            ui.guard.succeeded(client)
+            ui.guard.succeeded(client, "login")
             log.info("login with the admin secret from %s", client)
             return await logged_in(next_url, "secret")
-        ui.guard.failed(client)
+        ui.guard.failed(client, "login")
         log.warning("failed login from %s", client)
         return login_page(request, "That is not the admin secret.", 401)
 
@@ -430,12 +430,12 @@ def build_app(ui: WebUI) -> Starlette:
 
     async def webhook(request: Request) -> Response:
         client = client_of(request.scope)
-        wait = ui.guard.retry_after(client)
+        wait = ui.guard.retry_after(client, "webhook")
         if wait is not None:
             return error_response(429, "rate_limited", "too many failed attempts")
         hook = ui.webhooks.find(request.path_params["token"])
         if hook is None:
-            ui.guard.failed(client)
+            ui.guard.failed(client, "webhook")
             return error_response(404, "unknown_webhook", "no such webhook")
         if not ui.webhooks.allow(hook):
             return error_response(429, "rate_limited", f"webhook {hook.id}: too many events")

@@ -10,8 +10,12 @@ and the brake on guessing.
   SHA-256 with a CSRF token and an expiry (`data/webui/sessions.json`), so a restart of
   the web UI keeps people logged in and a stolen sessions file logs nobody in.
 - API tokens are made and revoked from the page or the API; stored as SHA-256 too.
-- Failed logins and bad tokens are counted per client address and in total; past the
-  limit a client waits, whatever it sends.
+- Failed attempts are counted per client address and per kind of credential (login form
+  or link, bearer token, webhook token), never globally: a client past the limit for one
+  kind waits for that kind, and nobody else is locked out by it. The client address is
+  the connection's, unless `[webui] trusted_proxies` names the proxy in front.
+- Rotating the admin secret (`roost init --rotate admin`) ends every session and revokes
+  every API token made under the old secret.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ from roost.secrets import (
 )
 
 log = logging.getLogger("roost_webui.auth")
+
+# What a client presented: the login form or one-time link, a bearer token, a webhook token.
+Credential = Literal["login", "bearer", "webhook"]
 
 SESSION_COOKIE = "roost_session"
 LOGIN_COOKIE = "roost_login"
@@ -127,43 +134,43 @@ class SessionStore:
 
 # guessing brake ----------------------------------------------------------------------------
 class LoginGuard:
-    """At most `attempts` failures per client in `window` seconds, and ten times that in
-    total (many addresses guessing together)."""
+    """At most `attempts` failures per client and kind of credential in `window` seconds.
+
+    Never a global count: a spray of wrong webhook tokens must not lock the admin out,
+    and the credentials guessed at are long random strings, so a distributed guess gains
+    nothing from many addresses."""
+
+    MAX_CLIENTS = 10_000  # bounded memory under a spray of addresses
 
     def __init__(self, attempts: int, window: float) -> None:
         self.attempts = attempts
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
+        self._failures: dict[tuple[str, Credential], deque[float]] = {}
 
     def _trim(self, stamps: deque[float], now: float) -> None:
         while stamps and stamps[0] <= now - self.window:
             stamps.popleft()
 
-    def retry_after(self, client: str) -> float | None:
-        """Seconds this client must wait before its next attempt, or None."""
-        now = time.monotonic()
-        self._trim(self._all, now)
-        if len(self._all) >= self.attempts * 10:
-            return max(1.0, self._all[0] + self.window - now)
-        stamps = self._failures.get(client)
+    def retry_after(self, client: str, kind: Credential) -> float | None:
+        """Seconds this client must wait before its next attempt of this kind, or None."""
+        stamps = self._failures.get((client, kind))
         if not stamps:
             return None
+        now = time.monotonic()
         self._trim(stamps, now)
         if len(stamps) >= self.attempts:
             return max(1.0, stamps[0] + self.window - now)
         return None
 
-    def failed(self, client: str) -> None:
+    def failed(self, client: str, kind: Credential) -> None:
         now = time.monotonic()
-        self._failures.setdefault(client, deque()).append(now)
-        self._all.append(now)
-        if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
-            quietest = min(self._failures, key=lambda c: self._failures[c][-1])
+        self._failures.setdefault((client, kind), deque()).append(now)
+        if len(self._failures) > self.MAX_CLIENTS:
+            quietest = min(self._failures, key=lambda key: self._failures[key][-1])
             self._failures.pop(quietest, None)
 
-    def succeeded(self, client: str) -> None:
-        self._failures.pop(client, None)
+    def succeeded(self, client: str, kind: Credential) -> None:
+        self._failures.pop((client, kind), None)
 
 
 # the admin secret ----------------------------------------------------------------------------
@@ -243,13 +250,17 @@ class LoginLink:
 class TokenRecord(BaseModel):
     hash: str
     created: float
+    # The admin secret in force when it was made (its fingerprint): a rotation revokes it.
+    # None in files written before tokens were bound; bound to the current secret on load.
+    secret: str | None = None
 
 
 class ApiTokens:
     PREFIX = "rst_"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, admin: AdminSecret) -> None:
         self.path = path
+        self.admin = admin
         self._tokens: dict[str, TokenRecord] = {}
 
     def load(self) -> None:
@@ -260,15 +271,24 @@ class ApiTokens:
             self._tokens = {name: TokenRecord.model_validate(r) for name, r in raw.items()}
         except (OSError, ValueError, ValidationError, AttributeError) as exc:
             log.error("ignoring unreadable API tokens file %s: %s", self.path, exc)
+        for record in self._tokens.values():
+            if record.secret is None:
+                record.secret = self.admin.fingerprint
 
     def list(self) -> list[dict[str, object]]:
-        return [{"name": n, "created": r.created} for n, r in sorted(self._tokens.items())]
+        current = self.admin.fingerprint
+        return [
+            {"name": n, "created": r.created, "revoked": r.secret != current}
+            for n, r in sorted(self._tokens.items())
+        ]
 
     async def create(self, name: str) -> str:
         if name in self._tokens:
             raise KeyError(name)
         token = self.PREFIX + secrets.token_urlsafe(32)
-        self._tokens[name] = TokenRecord(hash=digest(token), created=time.time())
+        self._tokens[name] = TokenRecord(
+            hash=digest(token), created=time.time(), secret=self.admin.fingerprint
+        )
         await self._save()
         return token
 
@@ -282,10 +302,12 @@ class ApiTokens:
         if not token.startswith(self.PREFIX):
             return None
         wanted = digest(token)
+        current = self.admin.fingerprint
+        found = None
         for name, record in self._tokens.items():
             if same(record.hash, wanted):
-                return name
-        return None
+                found = name if record.secret == current else None
+        return found
 
     async def _save(self) -> None:
         text = json.dumps({n: r.model_dump() for n, r in self._tokens.items()})

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from pydantic_core import to_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roost_webui.auth import CSRF_HEADER, SESSION_COOKIE, Principal, same
+from roost_webui.auth import CSRF_HEADER, SESSION_COOKIE, Credential, Principal, same
 
 PUBLIC_PATHS = frozenset(
     {"/login", "/healthz", "/static/login.css", "/static/login.js", "/static/icon.svg"}
@@ -36,7 +36,7 @@ SECURITY_HEADERS = [
 ]
 
 Authenticate = Callable[[str | None, str | None, str], Awaitable[Principal | None]]
-RetryAfter = Callable[[str], float | None]
+RetryAfter = Callable[[str, Credential], float | None]
 
 
 def cookies_of(scope: Scope) -> dict[str, str]:
@@ -90,7 +90,7 @@ class Gate:
             await self.app(scope, receive, send)
             return
         client = client_of(scope)
-        wait = self.retry_after(client)
+        wait = self.retry_after(client, "bearer")
         authorization = header(scope, b"authorization")
         bearer = None
         if authorization and authorization.lower().startswith("bearer "):

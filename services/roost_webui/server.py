@@ -63,8 +63,8 @@ class WebUI:
         self.commands = CommandTracker(bus, lambda: self.feed.view, config.command_timeout)
         data = settings.data_path("webui")
         self.sessions = SessionStore(data / "sessions.json", config.session_hours * 3600)
-        self.tokens = ApiTokens(data / "tokens.json")
         self.admin = AdminSecret(settings.node.data_dir)
+        self.tokens = ApiTokens(data / "tokens.json", self.admin)
         self.guard = LoginGuard(config.login_attempts, config.login_window)
         self.login_link = LoginLink(data / "login-url", "")
         self.webhooks = Webhooks(self.node, config.webhooks)
@@ -103,7 +103,7 @@ class WebUI:
                 return Principal("token", name)
             if await self.admin.check(bearer):
                 return Principal("token", "admin")
-            self.guard.failed(client)
+            self.guard.failed(client, "bearer")
             log.warning("refused a bearer token from %s", client)
             return None
         session = self.sessions.get(session_id)
@@ -153,6 +153,10 @@ class WebUI:
                 ws="websockets-sansio",
                 access_log=False,
                 timeout_graceful_shutdown=2,
+                # X-Forwarded-For is believed only from the proxies named in the config:
+                # from anyone else it would let a client pick its own address.
+                proxy_headers=bool(config.trusted_proxies),
+                forwarded_allow_ips=[str(ip) for ip in config.trusted_proxies] or None,
                 ws_ping_interval=20,
                 ws_ping_timeout=20,
             )

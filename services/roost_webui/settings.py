@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyAddress, SecretStr, field_validator
 
 from roost.settings import RoostSettings, Section
 from roost.topics import DeviceId, NodeId
@@ -31,6 +31,9 @@ class WebuiSection(Section):
     max_body: int = Field(default=65536, ge=1024)
     client_queue: int = Field(default=2000, ge=10)
     webhooks: dict[DeviceId, WebhookSection] = Field(default_factory=dict)
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (e.g. ["127.0.0.1"]
+    # behind a Caddy on the same host); empty: the connection's own address counts.
+    trusted_proxies: list[IPvAnyAddress] = Field(default_factory=list)
 
     @field_validator("public_url")
     @classmethod

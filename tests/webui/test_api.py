@@ -156,9 +156,64 @@ async def test_login_refuses_wrong_secret_forged_form_and_guessing(
         )
         assert blocked.status_code == 429
         assert "wait" in blocked.text
-        # bad bearer tokens count too
-        api = await client.get("/api/devices", headers={"authorization": "Bearer nope"})
-        assert api.status_code == 429
+        # bad bearer tokens are counted on their own: three, and the bearer waits too
+        for _ in range(3):
+            api = await client.get("/api/devices", headers={"authorization": "Bearer nope"})
+            assert api.status_code == 401
+        admin = {"authorization": f"Bearer {ADMIN_SECRET}"}
+        assert (await client.get("/api/devices", headers=admin)).status_code == 429
+
+
+async def test_wrong_webhook_tokens_lock_out_nobody_else(roost_settings: RoostSettings) -> None:
+    """A spray of wrong webhook tokens slows the sprayer's webhook guesses only: the admin
+    secret, as a login and as a bearer, still works (it used to lock everyone out)."""
+    async with (
+        demo_system(roost_settings, login_attempts=3) as demo,
+        httpx.AsyncClient(base_url=demo.url) as sprayer,
+    ):
+        answers = [
+            (await sprayer.post(f"/api/event/guess{n}", json={})).status_code for n in range(60)
+        ]
+        assert answers[:3] == [404, 404, 404]
+        assert set(answers[3:]) == {429}
+        admin = {"authorization": f"Bearer {ADMIN_SECRET}"}
+        assert (await sprayer.get("/api/nodes", headers=admin)).status_code == 200
+        session = await logged_in(demo.url)
+        try:
+            assert (await session.get("/api/nodes")).status_code == 200
+        finally:
+            await session.aclose()
+
+
+async def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    roost_settings: RoostSettings,
+) -> None:
+    """From a peer not named in trusted_proxies, X-Forwarded-For cannot make each guess
+    look like a new client."""
+    async with (
+        demo_system(roost_settings, login_attempts=3) as demo,
+        httpx.AsyncClient(base_url=demo.url) as client,
+    ):
+        for n in range(3):
+            forged = {"authorization": "Bearer nope", "x-forwarded-for": f"203.0.113.{n}"}
+            assert (await client.get("/api/devices", headers=forged)).status_code == 401
+        fresh = {"authorization": "Bearer nope", "x-forwarded-for": "198.51.100.7"}
+        assert (await client.get("/api/devices", headers=fresh)).status_code == 429
+
+
+async def test_behind_a_trusted_proxy_clients_are_told_apart(
+    roost_settings: RoostSettings,
+) -> None:
+    async with (
+        demo_system(roost_settings, login_attempts=3, trusted_proxies=["127.0.0.1"]) as demo,
+        httpx.AsyncClient(base_url=demo.url) as proxy,
+    ):
+        guesser = {"authorization": "Bearer nope", "x-forwarded-for": "203.0.113.1"}
+        for _ in range(3):
+            assert (await proxy.get("/api/devices", headers=guesser)).status_code == 401
+        assert (await proxy.get("/api/devices", headers=guesser)).status_code == 429
+        other = {"authorization": f"Bearer {ADMIN_SECRET}", "x-forwarded-for": "203.0.113.2"}
+        assert (await proxy.get("/api/nodes", headers=other)).status_code == 200
 
 
 async def test_logout_ends_the_session(client: httpx.AsyncClient) -> None:
@@ -264,6 +319,32 @@ async def test_api_tokens_and_the_admin_secret_as_bearer(
         assert refused.status_code == 403
         assert (await client.delete("/api/tokens/grafana")).status_code == 204
         assert (await script.get("/api/devices", headers=bearer)).status_code == 401
+
+
+async def test_rotating_the_admin_secret_revokes_api_tokens(
+    roost_settings: RoostSettings,
+) -> None:
+    """A token made under the old admin secret stops working when the secret is replaced
+    (as `roost init --rotate admin` does), like every session."""
+    async with demo_system(roost_settings) as demo:
+        session = await logged_in(demo.url)
+        try:
+            made = await session.post("/api/tokens", json={"name": "grafana"})
+            assert made.status_code == 201
+            bearer = {"authorization": f"Bearer {made.json()['token']}"}
+            async with httpx.AsyncClient(base_url=demo.url) as script:
+                assert (await script.get("/api/devices", headers=bearer)).status_code == 200
+                store_admin_secret(demo.settings.node.data_dir, "a-brand-new-admin-secret")
+                assert (await script.get("/api/devices", headers=bearer)).status_code == 401
+            assert (await session.get("/api/nodes")).status_code == 401
+        finally:
+            await session.aclose()
+        fresh = await logged_in(demo.url, "a-brand-new-admin-secret")
+        try:
+            listed = (await fresh.get("/api/tokens")).json()["tokens"]
+            assert [(t["name"], t["revoked"]) for t in listed] == [("grafana", True)]
+        finally:
+            await fresh.aclose()
 
 
 # commands ----------------------------------------------------------------
