@@ -7,6 +7,7 @@ A `/set` carries either JSON (`{"duty": 40}`) or a bare value on `/set/<prop>` (
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 from pydantic import JsonValue
@@ -41,16 +42,22 @@ def _invalid(prop: str, raw: object, wanted: str) -> CommandError:
     return CommandError(ErrorCode.INVALID_VALUE, f"{prop} wants {wanted}, got {shown}", prop=prop)
 
 
+DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
 def _number(prop: str, spec: PropertySpec, raw: object) -> int | float:
     if isinstance(raw, bool):
         raise _invalid(prop, raw, "a number")
     if isinstance(raw, int | float):
-        value = float(raw)
-    elif isinstance(raw, str):
         try:
-            value = float(raw.strip())
-        except ValueError:
-            raise _invalid(prop, raw, "a number") from None
+            value = float(raw)
+        except OverflowError:  # an integer beyond any float
+            raise _invalid(prop, raw, "a finite number") from None
+    elif isinstance(raw, str):
+        # Python's float() also takes '٤٠', '４０' and '1_0': a command is ASCII decimal.
+        if not DECIMAL.fullmatch(raw.strip()):
+            raise _invalid(prop, raw, "a number")
+        value = float(raw.strip())
     else:
         raise _invalid(prop, raw, "a number")
     if not math.isfinite(value):

@@ -47,6 +47,11 @@ def test_values_taken(spec: PropertySpec, raw: Any, value: Any) -> None:
     [
         (DIAL, "nan", "invalid_value"),
         (DIAL, "inf", "invalid_value"),
+        (DIAL, "٤٠", "invalid_value"),  # Arabic-Indic digits: float() takes them
+        (DIAL, "４０", "invalid_value"),  # full-width digits
+        (DIAL, "1_0", "invalid_value"),  # a Python literal, not a number on the wire
+        (DIAL, "0x10", "invalid_value"),
+        (DIAL, 10**400, "invalid_value"),  # beyond any float: OverflowError before
         (DIAL, None, "invalid_value"),
         (DIAL, {"v": 1}, "invalid_value"),
         (SWITCH, 2, "invalid_value"),
