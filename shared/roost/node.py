@@ -474,7 +474,12 @@ class Node:
         except TopicError as exc:
             levels = message.topic.split("/")
             device_id = levels[len(self.topics.prefix.split("/")) + 1]
-            self.publish_error(device_id, ErrorCode.INVALID_COMMAND, str(exc))
+            self.publish_error(
+                device_id,
+                ErrorCode.INVALID_COMMAND,
+                str(exc),
+                request_id=_correlation(message),
+            )
             return
         assert parsed.device is not None
         device_id = parsed.device

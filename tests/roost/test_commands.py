@@ -98,6 +98,19 @@ async def test_error_carries_the_request_id(fan_node: Node, bus: Bus) -> None:
     assert (error["id"], error["prop"], error["code"]) == ("req-7", "duty", "invalid_value")
 
 
+async def test_a_bad_property_level_keeps_the_correlation_id(fan_node: Node, bus: Bus) -> None:
+    """A `/set/<prop>` whose level cannot be a property name still answers with the
+    request's MQTT 5 correlation data, so the requester can match the refusal."""
+    from roost.bus import publish_properties
+
+    t = fan_node.topics
+    errors = await Watcher(bus, t.error("n1", "fan")).start()
+    props = publish_properties(correlation_data=b"req-9")
+    await bus.publish(t.set("n1", "fan") + "/Duty", b"5", properties=props)
+    error = await errors.wait_json(t.error("n1", "fan"))
+    assert (error["id"], error["code"]) == ("req-9", "invalid_command")
+
+
 async def test_a_retained_set_is_refused_and_cleared_live(fan_node: Node, bus: Bus) -> None:
     t = fan_node.topics
     errors = await Watcher(bus, t.error("n1", "fan")).start()
