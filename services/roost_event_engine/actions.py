@@ -15,6 +15,7 @@ from roost.device import Device
 from roost.errors import CommandError
 from roost.mirror import StateView
 from roost.node import Node
+from roost_event_engine.chains import Chain, ChainTracker
 from roost_event_engine.library import ReportError
 from roost_event_engine.plugins import Plugin, PluginError
 from roost_event_engine.timers import Timers
@@ -35,6 +36,7 @@ class Actions:
         *,
         report: ReportError,
         spawn: Spawn,
+        chains: ChainTracker,
     ) -> None:
         self._node = node
         self._view = view
@@ -43,20 +45,25 @@ class Actions:
         self._plugins = plugins
         self._report = report
         self._spawn = spawn
+        self._chains = chains
 
-    def carry_out(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Carry out a run's actions in order; what was sent, for the history log."""
+    def carry_out(self, actions: list[dict[str, Any]], chain: Chain = ()) -> list[dict[str, Any]]:
+        """Carry out a run's actions in order; what was sent, for the history log. `chain`
+        is the trigger's: what the actions cause carries it one link longer."""
         sent: list[dict[str, Any]] = []
         for action in actions:
             source = action.get("source") or ""
             script, _, function = source.partition(":")
             kind = action.get("type")
+            cause = (*chain, source or "?")
             try:
                 if kind == "set":
                     self._command(action["device"], action["values"])
+                    self._chains.commanded(action["device"], cause)
                     sent.append({"set": action["device"], "values": action["values"]})
                 elif kind == "emit":
-                    self._engine_device.emit(action["kind"], action.get("data") or {})
+                    event_id = self._engine_device.emit(action["kind"], action.get("data") or {})
+                    self._chains.emitted(event_id, cause)
                     sent.append({"emit": action["kind"], "data": action.get("data") or {}})
                 elif kind == "after":
                     self._timers.after(

@@ -29,6 +29,7 @@ from roost.errors import CommandError, ConfigError, ErrorCode
 from roost.mirror import Change, ChangeKind, StateView
 from roost.node import Node
 from roost_event_engine.actions import Actions
+from roost_event_engine.chains import Chain, ChainTracker, describe
 from roost_event_engine.groups import GroupTree
 from roost_event_engine.keys import PropertyTable
 from roost_event_engine.library import ScriptLibrary
@@ -108,6 +109,7 @@ class Engine:
             self.virtual[device_id] = node.add_device(
                 device_id, meta, on_set=self._on_virtual_set, restore=True
             )
+        self.chains = ChainTracker(section.max_chain)
         self.actions = Actions(
             node,
             self.view,
@@ -116,6 +118,7 @@ class Engine:
             self.plugins,
             report=self._script_error,
             spawn=self._spawn,
+            chains=self.chains,
         )
         node.add_method(
             "log",
@@ -249,6 +252,9 @@ class Engine:
         if not self._has_device_handlers(change.node, change.device):
             return
         changes = {p: {"value": new, "previous": old} for p, (old, new) in change.changed.items()}
+        chain = self.chains.of_device(change.ref)
+        if self._loop(chain, f"a change of {change.ref}"):
+            return
         self._offer(
             Trigger(
                 "change",
@@ -257,6 +263,7 @@ class Engine:
                 ts=ts,
                 device=change.ref,
                 changes=changes,
+                chain=chain,
             )
         )
 
@@ -270,6 +277,9 @@ class Engine:
         self.incoming.tick()
         if not (self._has_device_handlers(change.node, change.device) or self._home_scripts()):
             return
+        chain = self.chains.of_event(event.id, change.ref)
+        if self._loop(chain, f"event {event.event_type} of {change.ref}"):
+            return
         self._offer(
             Trigger(
                 "event",
@@ -278,8 +288,22 @@ class Engine:
                 ts=event.ts,
                 device=change.ref,
                 event=event.model_dump(mode="json", exclude_none=True),
+                chain=chain,
             )
         )
+
+    def _loop(self, chain: Chain, what: str) -> bool:
+        """True (and reported as a script error) when `chain` is long enough to be a loop."""
+        if not self.chains.too_long(chain):
+            return False
+        script, _, function = chain[-1].partition(":")
+        self._script_error(
+            script or None,
+            function or None,
+            f"stopped a loop: {what} was caused by {len(chain)} script actions in a row "
+            f"({describe(chain)}); raise [event_engine] max_chain if that is intended",
+        )
+        return True
 
     def _offer(self, trigger: Trigger) -> None:
         if self.ring.offer(trigger):
@@ -321,6 +345,9 @@ class Engine:
         changes = {p: {"value": v, "previous": device.values.get(p)} for p, v in values.items()}
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.incoming.tick()
+        chain = self.chains.of_device(ref)
+        if self._loop(chain, f"a command to {ref}"):
+            raise CommandError(ErrorCode.FAILED, "refused: a loop of scripts' own commands")
         await self.ring.put(
             Trigger(
                 "set",
@@ -330,6 +357,7 @@ class Engine:
                 device=ref,
                 changes=changes,
                 answer=answer,
+                chain=chain,
             )
         )
         outcome = await answer
@@ -469,7 +497,7 @@ class Engine:
         else:
             for error in reply.get("errors", []):
                 self._script_error(error.get("script"), error.get("function"), error["message"])
-        sent = self.actions.carry_out(reply.get("actions", []))
+        sent = self.actions.carry_out(reply.get("actions", []), trigger.chain)
         for line in reply.get("logs", []):
             script_log.info("%s: %s", line.get("source") or line.get("script"), line["message"])
         if job["kind"] == "set":

@@ -38,6 +38,8 @@ class Trigger:
     arrived: float = field(default_factory=time.monotonic)
     # set: the command's fate goes back to the device's actor
     answer: asyncio.Future[dict[str, Any]] | None = None
+    # the functions whose own actions led here (see chains.py)
+    chain: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """The trigger as the history log shows it."""

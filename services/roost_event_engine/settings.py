@@ -108,6 +108,8 @@ class EngineSection(Section):
     log_size: int = Field(default=500, ge=1, le=100_000)
     worker_memory_mb: int = Field(default=512, ge=64)
     max_actions: int = Field(default=1000, ge=1)
+    # A trigger caused by this many scripts' own actions in a row is a loop: stopped.
+    max_chain: int = Field(default=10, ge=2, le=1000)
     timezone: str | None = None
     http_allow: list[str] = Field(default_factory=list)
     http_timeout: float = Field(default=10.0, gt=0)
