@@ -70,3 +70,17 @@ def test_pages_say_how_roost_gets_on_the_path(page: Path) -> None:
     # one way on every page: bare `roost`, and the page says where it comes from
     assert "source .venv/bin/activate" in page.read_text(), page
     assert not [m.string for m in commands if m.group(1)], page
+
+
+def test_supervisor_examples_use_the_demos_apps() -> None:
+    """`roost up` with no config runs roost's own services: the page's commands must name
+    those, or they fail verbatim on the demo."""
+    from roost_supervisor.settings import SERVICES
+
+    page = (ROOT / "docs" / "services" / "supervisor.md").read_text()
+    named = re.findall(r"(?:^\$ |`)roost (?:start|stop|restart|logs) ([a-z0-9-]+)", page, re.M)
+    named += re.findall(r"roost/supervisor/([a-z0-9-]+)/(?:set|error)", page)
+    named += re.findall(r'"app": "([a-z0-9-]+)"', page)
+    assert named
+    # `supervisor`: the supervisor's own log
+    assert not [app for app in named if app not in (*SERVICES, "supervisor")], named
