@@ -63,8 +63,9 @@ def pca9685_meta() -> DeviceMeta:
             kind="number", unit="%", min=0, max=100, step=0.1, settable=True
         )
         props[f"ch{ch}_on"] = PropertySpec(kind="switch", settable=True)
+    # clamped to its range like the real driver's (a dial), not refused
     props["frequency"] = PropertySpec(
-        kind="number", unit="Hz", min=24, max=1526, step=1, settable=True, out_of_range="reject"
+        kind="number", unit="Hz", min=24, max=1526, step=1, settable=True
     )
     return DeviceMeta(
         name="PCA9685 PWM outputs",

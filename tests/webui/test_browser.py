@@ -104,24 +104,32 @@ async def test_toggle_a_switch(demo: Demo, browser: BrowserContext, bus: Bus) ->
 
 async def test_a_rejected_value_shows_the_owners_error(demo: Demo, browser: BrowserContext) -> None:
     page = await open_page(browser, demo, "devices")
-    row = page.locator(f'{PWM} [data-prop="frequency"]')
-    await row.locator("input.number").fill("5000")
+    # a dose past the pump's range is refused: the owner's error under the control
+    pump = '[data-ref="i2c-bridge/ezo-pmp-67"]'
+    row = page.locator(f'{pump} [data-prop="dose_ml"]')
+    await row.locator("input.number").fill("80")
     await row.locator("input.number").press("Enter")
     error = row.locator(".prop-error")
-    await expect(error).to_have_text("frequency must be within 24..1526, got 5000")
-    await expect(row.locator(".value")).to_have_text("200 Hz")
-    assert demo.greenhouse.pwm.values["frequency"] == 200
+    await expect(error).to_have_text("dose_ml must be within 0..50, got 80")
+    await expect(row.locator(".value")).to_have_text("0.0 mL")
+    assert demo.greenhouse.pump.values["dose_ml"] == 0
     # a failure inside the owner is shown the same way
-    label = page.locator('[data-ref="i2c-bridge/ezo-pmp-67"] [data-prop="label"]')
+    label = page.locator(f'{pump} [data-prop="label"]')
     await label.locator("input").fill("fail")
     await label.locator("input").press("Enter")
     await expect(label.locator(".prop-error")).to_have_text("pump did not answer (stand-in)")
-    # a good value clears the error
-    await row.locator("input.number").fill("300")
-    await row.locator("input.number").press("Enter")
-    await expect(row.locator(".value")).to_have_text("300 Hz")
-    await expect(error).to_be_hidden()
     await screenshot(page, "error")
+    # a good value clears the error
+    await row.locator("input.number").fill("12.5")
+    await row.locator("input.number").press("Enter")
+    await expect(row.locator(".value")).to_have_text("12.5 mL")
+    await expect(error).to_be_hidden()
+    # a dial past its range is clamped by the owner, as the real PCA9685 driver does
+    frequency = page.locator(f'{PWM} [data-prop="frequency"]')
+    await frequency.locator("input.number").fill("5000")
+    await frequency.locator("input.number").press("Enter")
+    await expect(frequency.locator(".value")).to_have_text("1526 Hz")
+    await expect(frequency.locator(".prop-error")).to_be_hidden()
 
 
 async def test_history_is_drawn_with_a_live_tail(demo: Demo, browser: BrowserContext) -> None:
