@@ -1,1 +1,1 @@
-"""roost event engine: auto-home JavaScript automations on MQTT."""
+"""roost event engine: JavaScript automations on MQTT."""

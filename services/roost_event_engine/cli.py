@@ -6,10 +6,10 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from roost.bus import Bus
 from roost.cli.context import CliSettings, Exit, console, fail, run, settings
+from roost.cli.render import Cell, Column, listing
 from roost.errors import RequestTimeout
 from roost_event_engine.settings import DEFAULT_NODE_ID
 
@@ -48,17 +48,33 @@ def log_command(
     if not entries:
         console.print("no events processed yet" + (" with errors" if errors else ""))
         return
-    table = Table("time", "trigger", "functions", "sent", "ms", "error")
-    for entry in entries:
-        table.add_row(
+    # The time and the trigger's device are never cut; what ran, what it sent and its error
+    # share one column, a line each, so they fold under one another in a narrow terminal.
+    columns = [
+        Column("time", key=True),
+        Column("trigger", fill=True, least=22),
+        Column("ran, sent, error", fill=True, least=30),
+        Column("ms", drop=1, justify="right"),
+    ]
+    cells: list[list[Cell]] = [
+        [
             str(entry.get("ts", ""))[11:23],
-            trigger_text(entry.get("trigger") or {}),
-            "\n".join(entry.get("functions") or []) or "–",
-            "\n".join(sent_text(s) for s in entry.get("sent") or []) or "–",
+            trigger_items(entry.get("trigger") or {}),
+            "\n".join(_outcome(entry)) or "–",
             f"{entry.get('duration_ms', 0):.1f}",
-            entry.get("error") or _refusal(entry),
-        )
-    console.print(table)
+        ]
+        for entry in entries
+    ]
+    console.print(listing(columns, cells, console.width))
+
+
+def _outcome(entry: dict[str, Any]) -> list[str]:
+    lines = [str(f) for f in entry.get("functions") or []]
+    lines += [f"sent {sent_text(s)}" for s in entry.get("sent") or []]
+    failure = entry.get("error") or _refusal(entry)
+    if failure:
+        lines.append(f"error: {failure}")
+    return lines
 
 
 def list_command(
@@ -73,16 +89,24 @@ def list_command(
         console.print_json(json.dumps(data))
         return
     console.print(f"scripts in {data.get('dir')}")
-    table = Table("script", "for", "state", "loaded", "error")
-    for script in data.get("scripts", []):
-        table.add_row(
+    columns = [
+        Column("script", key=True),
+        Column("state", key=True),
+        Column("for", drop=2),
+        Column("loaded", drop=1),
+        Column("error", fill=True, least=24),
+    ]
+    cells: list[list[Cell]] = [
+        [
             script["path"],
-            f"{script['role']} {script['target']}",
             script["state"],
+            f"{script['role']} {script['target']}",
             str(script.get("loaded") or "–")[:19],
             script.get("error") or "",
-        )
-    console.print(table)
+        ]
+        for script in data.get("scripts", [])
+    ]
+    console.print(listing(columns, cells, console.width))
     for timer in data.get("timers", []):
         console.print(f"timer pending: {timer}")
     for name, expression in (data.get("schedules") or {}).items():
@@ -108,18 +132,20 @@ def _refusal(entry: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def trigger_text(trigger: dict[str, Any]) -> str:
+def trigger_items(trigger: dict[str, Any]) -> list[str]:
+    """What set a run off: the device (with the kind unless it is a change), then each
+    changed value, the event or the function called."""
     kind = str(trigger.get("kind", "?"))
-    parts = [kind]
+    head = [] if kind == "change" and "device" in trigger else [kind]
     if "device" in trigger:
-        parts.append(str(trigger["device"]))
-    if "changes" in trigger:
-        parts.append(", ".join(f"{p}={v}" for p, v in trigger["changes"].items()))
+        head.append(str(trigger["device"]))
+    items = [" ".join(head)]
+    items += [f"{p}={v}" for p, v in (trigger.get("changes") or {}).items()]
     if "event" in trigger:
-        parts.append(str(trigger["event"]))
+        items.append(f"event {trigger['event']}")
     if "function" in trigger:
-        parts.append(str(trigger["function"]))
-    return " ".join(parts)
+        items.append(str(trigger["function"]))
+    return items
 
 
 def sent_text(sent: dict[str, Any]) -> str:

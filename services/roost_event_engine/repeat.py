@@ -1,4 +1,4 @@
-"""The seed's repeat window: the first change of a property is processed, repeats that
+"""A repeat window: the first change of a property is processed, repeats that
 arrive before its window expires are skipped."""
 
 from __future__ import annotations

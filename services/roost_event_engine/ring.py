@@ -1,8 +1,8 @@
 """Triggers and the bounded buffer they wait in.
 
 Every state change, event, command to a virtual device and timer becomes a `Trigger`.
-The `EventRing` holds at most `capacity` of them, counting those being processed (the
-seed's slot is released only when the run returns). Triggers of one key (a device, or a
+The `EventRing` holds at most `capacity` of them, counting those being processed (a
+slot is released only when the run returns). Triggers of one key (a device, or a
 script for timers) come out one at a time and in order; different keys come out
 concurrently, oldest first. Producers that can wait (commands, timers) wait for space;
 the MQTT dispatch cannot, so a trigger offered to a full ring is dropped and counted.

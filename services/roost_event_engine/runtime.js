@@ -1,5 +1,5 @@
-// The engine's side of every VM: the device mirror, the `home` object and the seed's
-// three steps. Evaluated once per worker before any user script. Internal functions are
+// The engine's side of every VM: the device mirror, the `home` object and the three
+// processing steps. Evaluated once per worker before any user script. Internal functions are
 // named rt_* so that error locations can skip them and point at the user's own line.
 (function () {
   "use strict";

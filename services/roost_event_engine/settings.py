@@ -16,7 +16,7 @@ DEFAULT_NODE_ID = "event-engine"
 
 
 class VirtualProperty(Section):
-    """One property of a virtual device, in the seed's kinds."""
+    """One property of a virtual device, of one of four kinds."""
 
     kind: Literal["switch", "dial", "button", "text"]
     name: str | None = None

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from rich.table import Table
 
 from roost.bus import Bus
 from roost.cli.context import CliSettings, Exit, connected, console, fail, run, settings
+from roost.cli.render import Cell, Column, listing
 from roost.clock import iso
 from roost.errors import RequestTimeout
 from roost.mirror import StateView
@@ -165,14 +165,15 @@ async def _history(
                 writer.writerows(_row(point, epoch) for point in page)
             return
         title = f"{ref} {prop}" + (f" ({unit})" if unit else "")
-        table = Table(*header, title=title)
-        rows = 0
+        rows: list[list[Cell]] = []
         async for page in _pages(config, bus, node, params):
-            for point in page:
-                table.add_row(*(_cell(v) for v in _row(point, epoch)))
-                rows += 1
+            rows.extend([_cell(v) for v in _row(point, epoch)] for point in page)
         if rows:
-            console.print(table)
+            # the time is the key; the values are short numbers (the count goes first)
+            columns = [Column(header[0], key=True)] + [
+                Column(name, justify="right", drop=n) for n, name in enumerate(header[1:], 1)
+            ]
+            console.print(listing(columns, rows, console.width, title=title))
         else:
             console.print(f"no history of {ref} {prop} in that range", markup=False)
 

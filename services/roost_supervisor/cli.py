@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from roost.cli.command import Verdict, send_command
 from roost.cli.context import (
@@ -28,7 +27,7 @@ from roost.cli.context import (
     run,
     settings,
 )
-from roost.cli.render import duration, megabytes, node_status
+from roost.cli.render import Cell, Column, dash, duration, listing, node_status, percent, size
 from roost.clock import parse_iso, utc_now
 from roost.errors import BusError, ConfigError
 from roost.message import Message
@@ -135,24 +134,33 @@ def ps(
         console.print("no apps on this broker" if not found else f"no apps on {', '.join(found)}")
         return
     short = len({row["app"].split("/")[0] for row in rows}) == 1
-    table = Table("app", "state", "pid", "uptime", "restarts", "exit", "cpu", "rss", "reason")
-    for row in rows:
-        table.add_row(
+    # app and state are never cut; the reason takes the width left, last, and folds
+    columns = [
+        Column("app", key=True),
+        Column("state", key=True),
+        Column("pid", drop=4, justify="right"),
+        Column("uptime", drop=1, justify="right"),
+        Column("restarts", drop=3, justify="right"),
+        Column("exit", drop=6, justify="right"),
+        Column("cpu", drop=5, justify="right"),
+        Column("rss", drop=2, justify="right"),
+        Column("reason", fill=True, least=24),
+    ]
+    cells: list[list[Cell]] = [
+        [
             row["app"].split("/", 1)[1] if short else row["app"],
             str(row["state"]) + ("" if row["healthy"] is not False else " (unhealthy)"),
-            _dash(row["pid"]),
+            dash(row["pid"]),
             duration(row["uptime"]),
-            _dash(row["restarts"]),
-            _dash(row["exit_code"]),
-            "–" if row["cpu"] is None else f"{row['cpu']:.1f} %",
-            megabytes(row["rss"]),
+            dash(row["restarts"]),
+            dash(row["exit_code"]),
+            percent(row["cpu"]),
+            size(row["rss"]),
             str(row["reason"] or ""),
-        )
-    console.print(table)
-
-
-def _dash(value: object) -> str:
-    return "–" if value is None else str(value)
+        ]
+        for row in rows
+    ]
+    console.print(listing(columns, cells, console.width))
 
 
 async def _snapshot(config: CliSettings) -> StateView:
@@ -428,15 +436,22 @@ def init(
         fail(str(exc), Exit.USAGE)
     say = console.print
     say(f"data dir {data_dir}", markup=False)
-    table = Table("broker user", "role", "password")
-    for name in sorted(report.users):
-        where = (
+    columns = [
+        Column("broker user", key=True),
+        Column("role", key=True),
+        Column("password", fill=True, least=24),
+    ]
+    users: list[list[Cell]] = [
+        [
+            name,
+            report.users[name].value,
             "the admin secret (stored hashed only)"
             if name == ADMIN
-            else str(password_path(data_dir, name).relative_to(data_dir))
-        )
-        table.add_row(name, report.users[name].value, where)
-    say(table)
+            else str(password_path(data_dir, name).relative_to(data_dir)),
+        ]
+        for name in sorted(report.users)
+    ]
+    say(listing(columns, users, console.width))
     say(f"password file {passwd_path(data_dir)}, ACL {acl_path(data_dir)}", markup=False)
     if report.created:
         say(f"new: {', '.join(report.created)}", markup=False)

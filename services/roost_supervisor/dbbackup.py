@@ -1,9 +1,9 @@
 """SQLite online backups: one consistent copy of a live database, and the scheduled
 backups of the supervisor's databases into the backup folder with retention.
 
-A copy is made in one step from a connection of its own (FIELD-NOTES: a stepwise backup
-never finishes while writes go on, and backing up from the connection that writes
-deadlocks), switched to a rollback journal so the copy is one self-contained file, and
+A copy is made in one step from a connection of its own (measured with aiosqlite: a
+stepwise backup never finishes while writes go on, and backing up from the connection
+that writes deadlocks), switched to a rollback journal so the copy is one self-contained file, and
 checked with `PRAGMA quick_check` before it replaces anything.
 """
 

@@ -9,7 +9,7 @@ from roost.topics import DeviceId, NodeId
 
 
 class WebhookSection(Section):
-    """One registration for `POST /api/event/<token>` (seed 002's HTTP entry point)."""
+    """One registration for `POST /api/event/<token>` (HTTP events for clients without MQTT)."""
 
     token: SecretStr = Field(min_length=16)
     name: str | None = None

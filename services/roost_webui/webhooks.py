@@ -1,4 +1,4 @@
-"""`POST /api/event/<token>`: an event for clients that cannot speak MQTT (seed 002's HTTP
+"""`POST /api/event/<token>`: an event for clients that cannot speak MQTT (an HTTP
 entry point). Each registration is a device of the web UI's node with an `event` property,
 so the event lands on `roost/webui/<hook>/event` where scripts, the recorder and Home
 Assistant see it like any other device's event.

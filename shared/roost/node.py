@@ -1,6 +1,6 @@
 """The node runtime: one service process, one MQTT client, the devices it owns.
 
-On every connect it runs DESIGN.md's sequence: last will set; info; subscribe to its
+On every connect it runs the sequence docs/topics.md gives: last will set; info; subscribe to its
 `set` topics (retain-as-published), its requests and `homeassistant/status`; every meta,
 state, device availability, blob and discovery config it owns; then `online`. On the
 first connect it first reads back what is retained under its own topics, so it can clear

@@ -1,4 +1,4 @@
-"""The seed's three steps, in order: ontrigger, groups up the parents, onchange."""
+"""The three processing steps, in order: ontrigger, groups up the parents, onchange."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def group_script(name: str, stop_above: int | None = None) -> str:
     return f"function onchange(ev) {{ home.log('{name}', ev.group, ev.device); {stop} }}"
 
 
-async def test_steps_run_in_the_seeds_order_up_the_parent_groups(
+async def test_steps_run_in_order_up_the_parent_groups(
     lab: Node, start_engine: StartEngine
 ) -> None:
     run = await start_engine(

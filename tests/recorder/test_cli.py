@@ -88,7 +88,7 @@ async def test_history_and_export(roost_settings: RoostSettings, bus: Bus, tmp_p
         )
         assert code == 0, err
         assert "greenhouse/bme280 temperature (°C)" in out
-        assert "22.49" in out and out.count("Z │") == 250  # 3 pages of at most 100
+        assert "22.49" in out and out.count("Z   ") == 250  # 3 pages of at most 100
 
         code, out, err = await roost(
             roost_settings,

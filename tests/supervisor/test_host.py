@@ -20,7 +20,7 @@ async def test_host_device_reports_disk_memory_and_load(
     async with supervising(settings) as h:
         state = await h.state("host", lambda s: s.get("disk_tmp_free") is not None)
         usage = shutil.disk_usage(tmp_path)
-        # Other engineers share this disk: allow for what they wrote meanwhile.
+        # Other processes share this disk: allow for what they wrote meanwhile.
         assert abs(state["disk_tmp_free"] - usage.free) < 500e6
         assert 0 <= state["disk_tmp_used"] <= 100
         assert state["disk_tmp_low"] is False

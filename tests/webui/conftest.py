@@ -19,7 +19,10 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from roost.bus import Bus
 from roost.node import Node
 from roost.secrets import store_admin_secret
-from roost.settings import RoostSettings
+from roost.settings import NodeSettings, RoostSettings
+from roost_event_engine.engine import Engine
+from roost_event_engine.settings import EngineSection
+from roost_event_engine.settings import Settings as EngineSettings
 from roost_webui.server import WebUI
 from roost_webui.settings import Settings, WebuiSection
 
@@ -63,6 +66,41 @@ async def running(settings: Settings) -> AsyncIterator[WebUI]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await ui.node.stop()
+
+
+@contextlib.asynccontextmanager
+async def real_engine(
+    base: RoostSettings, data_dir: Path, scripts: dict[str, str], node_id: str = "engine-real"
+) -> AsyncIterator[Engine]:
+    """The real event engine (its demo's virtual device `climate` included) running
+    `scripts`, until the block ends."""
+    folder = data_dir / "scripts"
+    for path, source in scripts.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(source)
+    settings = EngineSettings(
+        mqtt=base.mqtt,
+        node=NodeSettings(id=node_id, data_dir=data_dir),
+        event_engine=EngineSection(scripts_dir=folder, workers=1, reload_interval=0.05),
+    )
+    node = Node(settings, service="event-engine", persistent_session=True)
+    engine = Engine(settings, node)
+    await engine.attach()
+    await node.start()
+    task = asyncio.create_task(engine.run())
+    try:
+        ready = asyncio.create_task(engine.ready.wait())
+        done, _ = await asyncio.wait({ready, task}, timeout=20, return_when="FIRST_COMPLETED")
+        if task in done:
+            task.result()
+        assert ready in done, "the event engine did not get ready"
+        await node.wait_online(10)
+        yield engine
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.close()
+        await node.stop()
 
 
 @contextlib.asynccontextmanager

@@ -33,6 +33,7 @@ from roost.errors import CommandError, ErrorCode
 from roost.models import DeviceMeta, PropertySpec
 from roost.node import Node
 from roost.settings import RoostSettings
+from roost_event_engine.runlog import LogEntry
 
 CHANNELS = 4
 
@@ -62,8 +63,9 @@ def pca9685_meta() -> DeviceMeta:
             kind="number", unit="%", min=0, max=100, step=0.1, settable=True
         )
         props[f"ch{ch}_on"] = PropertySpec(kind="switch", settable=True)
+    # clamped to its range like the real driver's (a dial), not refused
     props["frequency"] = PropertySpec(
-        kind="number", unit="Hz", min=24, max=1526, step=1, settable=True, out_of_range="reject"
+        kind="number", unit="Hz", min=24, max=1526, step=1, settable=True
     )
     return DeviceMeta(
         name="PCA9685 PWM outputs",
@@ -328,25 +330,32 @@ def engine(settings: RoostSettings) -> Engine:
     device.update(events_per_s=2.0, queue=0, dropped=0, errors=1, workers=2)
 
     async def log(params: LogParams) -> JsonValue:
-        entries: list[JsonValue] = [
-            {
-                "ts": "2026-01-01T12:00:00.000Z",
-                "trigger": "i2c-bridge/bme280-76.temperature",
-                "functions": ["temperature_onchange"],
-                "sent": 1,
-                "duration_ms": 0.8,
-                "error": None,
-            },
-            {
-                "ts": "2026-01-01T12:00:01.000Z",
-                "trigger": "i2c-bridge/pca9685-40.ch0_duty",
-                "functions": ["fan.js:ch0_duty_onchange"],
-                "sent": 0,
-                "duration_ms": 1.2,
-                "error": "ReferenceError: nope is not defined",
-            },
+        # the real engine's entries (oldest first), so the page reads what it will get
+        entries = [
+            LogEntry(
+                ts="2026-01-01T12:00:00.000Z",
+                trigger={
+                    "kind": "change",
+                    "device": "i2c-bridge/bme280-76",
+                    "changes": {"temperature": 21.5},
+                },
+                functions=["devices/i2c-bridge/bme280-76.js:temperature_onchange"],
+                sent=[{"set": "i2c-bridge/pca9685-40", "values": {"ch0_duty": 0}}],
+                duration_ms=0.8,
+            ),
+            LogEntry(
+                ts="2026-01-01T12:00:01.000Z",
+                trigger={
+                    "kind": "change",
+                    "device": "i2c-bridge/pca9685-40",
+                    "changes": {"ch0_duty": 35.0},
+                },
+                functions=["fan.js:ch0_duty_onchange"],
+                duration_ms=1.2,
+                error="ReferenceError: nope is not defined",
+            ),
         ]
-        return {"entries": entries[: params.limit]}
+        return {"entries": [e.model_dump(mode="json") for e in entries[-params.limit :]]}
 
     node.add_method("log", log, params=LogParams)
     return Engine(node, device)

@@ -379,13 +379,13 @@ async def test_rejected_commands_come_back_with_the_owners_error(
 
 
 async def _rejections(client: httpx.AsyncClient) -> None:
-    out_of_range = await client.post(
-        "/api/devices/i2c-bridge/pca9685-40/set", json={"frequency": 5000}
-    )
+    clamped = await client.post("/api/devices/i2c-bridge/pca9685-40/set", json={"frequency": 5000})
+    assert clamped.status_code == 200 and clamped.json()["state"]["frequency"] == 1526
+    out_of_range = await client.post("/api/devices/i2c-bridge/ezo-pmp-67/set", json={"dose_ml": 80})
     assert out_of_range.status_code == 422
     error = out_of_range.json()["error"]
-    assert error["code"] == "out_of_range" and error["prop"] == "frequency"
-    assert "24..1526" in error["message"]
+    assert error["code"] == "out_of_range" and error["prop"] == "dose_ml"
+    assert "0..50" in error["message"]
     failed = await client.post("/api/devices/i2c-bridge/ezo-pmp-67/set", json={"label": "fail"})
     assert failed.status_code == 422
     assert failed.json()["error"]["message"] == "pump did not answer (stand-in)"

@@ -17,7 +17,7 @@ from roost.testing.broker import MosquittoBroker
 from roost.testing.plugin import settings_for
 
 from . import standins
-from .conftest import ADMIN_SECRET, Demo, demo_system, login, screenshot
+from .conftest import ADMIN_SECRET, Demo, demo_system, login, real_engine, screenshot, wait_for_view
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -104,24 +104,32 @@ async def test_toggle_a_switch(demo: Demo, browser: BrowserContext, bus: Bus) ->
 
 async def test_a_rejected_value_shows_the_owners_error(demo: Demo, browser: BrowserContext) -> None:
     page = await open_page(browser, demo, "devices")
-    row = page.locator(f'{PWM} [data-prop="frequency"]')
-    await row.locator("input.number").fill("5000")
+    # a dose past the pump's range is refused: the owner's error under the control
+    pump = '[data-ref="i2c-bridge/ezo-pmp-67"]'
+    row = page.locator(f'{pump} [data-prop="dose_ml"]')
+    await row.locator("input.number").fill("80")
     await row.locator("input.number").press("Enter")
     error = row.locator(".prop-error")
-    await expect(error).to_have_text("frequency must be within 24..1526, got 5000")
-    await expect(row.locator(".value")).to_have_text("200 Hz")
-    assert demo.greenhouse.pwm.values["frequency"] == 200
+    await expect(error).to_have_text("dose_ml must be within 0..50, got 80")
+    await expect(row.locator(".value")).to_have_text("0.0 mL")
+    assert demo.greenhouse.pump.values["dose_ml"] == 0
     # a failure inside the owner is shown the same way
-    label = page.locator('[data-ref="i2c-bridge/ezo-pmp-67"] [data-prop="label"]')
+    label = page.locator(f'{pump} [data-prop="label"]')
     await label.locator("input").fill("fail")
     await label.locator("input").press("Enter")
     await expect(label.locator(".prop-error")).to_have_text("pump did not answer (stand-in)")
-    # a good value clears the error
-    await row.locator("input.number").fill("300")
-    await row.locator("input.number").press("Enter")
-    await expect(row.locator(".value")).to_have_text("300 Hz")
-    await expect(error).to_be_hidden()
     await screenshot(page, "error")
+    # a good value clears the error
+    await row.locator("input.number").fill("12.5")
+    await row.locator("input.number").press("Enter")
+    await expect(row.locator(".value")).to_have_text("12.5 mL")
+    await expect(error).to_be_hidden()
+    # a dial past its range is clamped by the owner, as the real PCA9685 driver does
+    frequency = page.locator(f'{PWM} [data-prop="frequency"]')
+    await frequency.locator("input.number").fill("5000")
+    await frequency.locator("input.number").press("Enter")
+    await expect(frequency.locator(".value")).to_have_text("1526 Hz")
+    await expect(frequency.locator(".prop-error")).to_be_hidden()
 
 
 async def test_history_is_drawn_with_a_live_tail(demo: Demo, browser: BrowserContext) -> None:
@@ -208,6 +216,60 @@ async def test_scripts_log_and_errors(demo: Demo, browser: BrowserContext) -> No
         "fan.js:ch0_duty_onchange"
     )
     await screenshot(page, "scripts")
+
+
+AIR_SCRIPT = """
+function temperature_onchange(ev) { home.log("air", ev.value); }
+function humidity_onchange(ev) { nope(); }
+"""
+
+
+async def test_scripts_page_reads_the_real_engines_log_newest_first(
+    demo: Demo, browser: BrowserContext, tmp_path: Path
+) -> None:
+    scripts = {"devices/i2c-bridge/bme280-76.js": AIR_SCRIPT}
+    async with real_engine(demo.settings, tmp_path / "engine", scripts) as engine:
+
+        def seen() -> bool:
+            node = demo.ui.feed.view.nodes.get("engine-real")
+            return node is not None and {"engine", "climate"} <= set(node.devices)
+
+        await wait_for_view(demo.ui, seen)
+        demo.greenhouse.air.update(temperature=24.25)
+        await engine.runlog.wait_for(
+            lambda e: e.trigger.get("changes", {}).get("temperature") == 24.25
+        )
+        demo.greenhouse.air.update(humidity=61.5)
+        await engine.runlog.wait_for(lambda e: e.error is not None)
+        demo.greenhouse.air.update(temperature=25.5)
+        await engine.runlog.wait_for(
+            lambda e: e.trigger.get("changes", {}).get("temperature") == 25.5
+        )
+
+        page = await open_page(browser, demo, "scripts")
+        section = page.locator('section[data-node="engine-real"]')
+        rows = section.locator("table.script-log tbody tr")
+        # the trigger in words: the device and what changed on it
+        newest = rows.first
+        await expect(newest.locator("td").nth(1)).to_have_text(
+            "i2c-bridge/bme280-76 · temperature = 25.5"
+        )
+        await expect(newest.locator("td").nth(2)).to_contain_text("temperature_onchange")
+        await expect(section.locator("table.script-log")).not_to_contain_text("[object Object]")
+        # newest first: the failed humidity run comes after (below) the newest change
+        failed = section.locator("table.script-log tbody tr.failed").first
+        await expect(failed.locator("td").nth(1)).to_have_text(
+            "i2c-bridge/bme280-76 · humidity = 61.5"
+        )
+        texts = await rows.locator("td:nth-child(2)").all_inner_texts()
+        assert (
+            texts.index("i2c-bridge/bme280-76 · temperature = 25.5")
+            < texts.index("i2c-bridge/bme280-76 · humidity = 61.5")
+            < texts.index("i2c-bridge/bme280-76 · temperature = 24.25")
+        )
+        # one "Script errors" heading for the engine, not one per device (engine, climate)
+        await expect(section.locator("h3", has_text="Script errors")).to_have_count(1)
+        await expect(section.locator('li.event[data-type="script_error"]')).to_contain_text("nope")
 
 
 async def test_camera_snapshot_and_detection_events(demo: Demo, browser: BrowserContext) -> None:

@@ -6,11 +6,22 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from roost.cli.context import CliSettings, Exit, connected, console, fail, run, settings
-from roost.cli.render import duration, megabytes, node_status, value_text
+from roost.cli.render import (
+    Cell,
+    Column,
+    dash,
+    duration,
+    listing,
+    node_status,
+    percent,
+    size,
+    value_text,
+)
+from roost.clock import parse_iso, utc_now
 from roost.mirror import DeviceView, StateView
+from roost.models.node import NodeStats
 
 
 def status(
@@ -32,7 +43,7 @@ def status(
                 "host": node.info.host if node.info else None,
                 "devices": len(node.devices),
                 "devices_online": online,
-                "uptime": node.stats.uptime if node.stats else None,
+                "uptime": _uptime(node.stats) if node.online and node.stats else None,
                 "cpu": node.stats.cpu if node.stats else None,
                 "rss": node.stats.rss if node.stats else None,
             }
@@ -43,20 +54,32 @@ def status(
     if not rows:
         console.print("no roost nodes on this broker")
         return
-    table = Table("node", "status", "service", "version", "host", "devices", "uptime", "cpu", "rss")
-    for row in rows:
-        table.add_row(
+    columns = [
+        Column("node", key=True),
+        Column("status", key=True),
+        Column("devices", justify="right"),
+        Column("uptime", drop=3, justify="right"),
+        Column("cpu", drop=4, justify="right"),
+        Column("rss", drop=2, justify="right"),
+        Column("service", drop=5),
+        Column("host", drop=1),
+        Column("version", drop=6),
+    ]
+    cells: list[list[Cell]] = [
+        [
             str(row["node"]),
             str(row["status"]),
-            str(row["service"] or "–"),
-            str(row["version"] or "–"),
-            str(row["host"] or "–"),
-            f"{row['devices_online']}/{row['devices']} online",
+            f"{row['devices_online']}/{row['devices']}",
             duration(row["uptime"]),  # type: ignore[arg-type]
-            "–" if row["cpu"] is None else f"{row['cpu']:.1f} %",
-            megabytes(row["rss"]),  # type: ignore[arg-type]
-        )
-    console.print(table)
+            percent(row["cpu"]),  # type: ignore[arg-type]
+            size(row["rss"]),  # type: ignore[arg-type]
+            dash(row["service"]),
+            dash(row["host"]),
+            dash(row["version"]),
+        ]
+        for row in rows
+    ]
+    console.print(listing(columns, cells, console.width))
 
 
 def devices(
@@ -74,22 +97,31 @@ def devices(
     if not found:
         console.print("no devices" + (f" on node {node}" if node else ""))
         return
-    table = Table("device", "name", "model", "available", "values")
+    columns = [
+        Column("device", key=True),
+        Column("available", key=True),
+        Column("name", drop=1),
+        Column("model", drop=2),
+        Column("values", fill=True, least=30),
+    ]
+    cells: list[list[Cell]] = []
     for device in found:
         props = device.meta.properties if device.meta else {}
-        values = ", ".join(
+        values = [
             f"{prop}={value_text(device.state.get(prop), spec)}"
             for prop, spec in props.items()
             if spec.in_state
+        ]
+        cells.append(
+            [
+                device.ref,
+                "online" if view.online(device) else "offline",
+                device.meta.name if device.meta else "–",
+                (device.meta.model or "–") if device.meta else "–",
+                values,
+            ]
         )
-        table.add_row(
-            device.ref,
-            device.meta.name if device.meta else "–",
-            (device.meta.model or "–") if device.meta else "–",
-            "online" if view.online(device) else "offline",
-            values,
-        )
-    console.print(table)
+    console.print(listing(columns, cells, console.width))
 
 
 def get(
@@ -105,13 +137,33 @@ def get(
     meta = found.meta
     title = f"{found.ref} — {meta.name if meta else '(no meta)'} — "
     title += "online" if view.online(found) else "offline"
-    table = Table("property", "value", "kind", "settable", title=title)
-    for prop, spec in (meta.properties if meta else {}).items():
-        shown = value_text(found.state.get(prop), spec) if spec.in_state else ""
-        table.add_row(prop, shown, spec.kind.value, "yes" if spec.accepts_commands else "")
-    console.print(table)
+    columns = [
+        Column("property", key=True),
+        Column("value", fill=True, least=20),
+        Column("kind", drop=1),
+        Column("settable", drop=2),
+    ]
+    cells: list[list[Cell]] = [
+        [
+            prop,
+            value_text(found.state.get(prop), spec) if spec.in_state else "",
+            spec.kind.value,
+            "yes" if spec.accepts_commands else "",
+        ]
+        for prop, spec in (meta.properties if meta else {}).items()
+    ]
+    console.print(listing(columns, cells, console.width, title=title))
     if "ts" in found.state:
         console.print(f"as of {found.state['ts']}")
+
+
+def _uptime(stats: NodeStats) -> float:
+    """Stats come every 30 s: add the time since the last."""
+    try:
+        since = (utc_now() - parse_iso(stats.ts)).total_seconds()
+    except ValueError:
+        return stats.uptime
+    return stats.uptime + max(0.0, since)
 
 
 async def _snapshot(config: CliSettings) -> StateView:
