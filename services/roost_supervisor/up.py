@@ -18,6 +18,7 @@ from pathlib import Path
 
 from roost_supervisor.accounts import ADMIN, initialise
 from roost_supervisor.broker import BrokerPlan, plan_broker
+from roost_supervisor.configcheck import AppConfigErrors, check_app_configs
 from roost_supervisor.launch import Launcher
 from roost_supervisor.services import planned_apps
 from roost_supervisor.settings import AppSpec, Settings
@@ -94,6 +95,7 @@ async def _run_up(settings: Settings, config: Path | None, say: Say, stopper: St
     if stopper.stop.is_set():
         return
     plan = await plan_broker(settings, data_dir)
+    await refuse_bad_configs(settings, apps, plan, data_dir, config)
     for line in plan.lines:
         say(line)
     started = time.time()
@@ -107,6 +109,23 @@ async def _run_up(settings: Settings, config: Path | None, say: Say, stopper: St
         if plan.own is not None:
             await plan.own.stop()
             say("broker: stopped")
+
+
+async def refuse_bad_configs(
+    settings: Settings,
+    apps: dict[str, AppSpec],
+    plan: BrokerPlan,
+    data_dir: Path,
+    config: Path | None,
+) -> None:
+    """Before anything starts: every service app's settings, as that app will load them;
+    an AppConfigErrors with each app's one-line error if any is wrong."""
+    launcher = Launcher(
+        plan.mqtt(settings.mqtt, data_dir), data_dir, config=config, credentials=plan.credentials
+    )
+    problems = await check_app_configs(apps, launcher)
+    if problems:
+        raise AppConfigErrors(problems)
 
 
 async def _supervise(
