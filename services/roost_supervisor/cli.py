@@ -234,7 +234,7 @@ def _verdict(command: str, before: dict[str, Any], state: dict[str, Any]) -> Exi
     current = state.get("state")
     if command == "stop":
         return Exit.OK if current == "stopped" and state.get("pid") is None else None
-    if current in ("crashed", "backoff"):
+    if current in ("crashed", "backoff", "failed"):
         return Exit.REJECTED
     if current != "running":
         return None

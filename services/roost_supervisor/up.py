@@ -169,7 +169,7 @@ async def _progress(supervisor: Supervisor, data_dir: Path, say: Say, started: f
     """One line once the apps have settled, then the web UI's login URL when it appears."""
     await supervisor.node.wait_online(SETTLE_TIMEOUT)
     wanted = [actor for actor in supervisor.actors.values() if actor.spec.autostart]
-    settled = (AppState.RUNNING, AppState.CRASHED, AppState.STOPPED)
+    settled = (AppState.RUNNING, AppState.CRASHED, AppState.STOPPED, AppState.FAILED)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(SETTLE_TIMEOUT):
             for actor in wanted:
