@@ -20,7 +20,7 @@ from roost_supervisor.accounts import ADMIN, initialise
 from roost_supervisor.broker import BrokerPlan, plan_broker
 from roost_supervisor.configcheck import AppConfigErrors, check_app_configs
 from roost_supervisor.launch import Launcher
-from roost_supervisor.services import planned_apps
+from roost_supervisor.services import demo_left_out, planned_apps
 from roost_supervisor.settings import AppSpec, Settings
 from roost_supervisor.states import AppState
 from roost_supervisor.supervisor import Supervisor, keep_own_log
@@ -76,6 +76,8 @@ async def _run_up(settings: Settings, config: Path | None, say: Say, stopper: St
     data_dir.mkdir(parents=True, exist_ok=True)
     say(f"data dir {data_dir}" + (f", config {config}" if config else ", no config file (demo)"))
     apps = planned_apps(settings)
+    for line in demo_left_out(settings):
+        say(f"left out: {line}")
     # Every start: users for newly configured app nodes, an ACL for the current prefix.
     report = await asyncio.to_thread(
         initialise,
