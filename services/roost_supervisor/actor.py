@@ -11,7 +11,9 @@ Every state it reports is read from the process as the OS sees it at that moment
 pidfd says it exited, psutil says what it uses. Transitions follow supervisord: STARTING
 becomes RUNNING after `start_secs` alive (or at the first passing health check), a
 process that ends on its own is CRASHED and goes to BACKOFF with a growing, capped delay
-before the next start; one log line per transition names the app and the reason.
+before the next start; one log line per transition names the app and the reason. A roost
+service that exits with the config-error code is FAILED instead, and stays so until a
+command: restarting it would fail the same way.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from pydantic import JsonValue
 
 from roost.backoff import Backoff
 from roost.device import Device
+from roost.errors import CONFIG_ERROR_EXIT
 from roost.models import DeviceMeta, PropertySpec
+from roost_supervisor.configcheck import error_line
 from roost_supervisor.health import HealthCheck
 from roost_supervisor.launch import Launch
-from roost_supervisor.logfile import OutputLog
+from roost_supervisor.logfile import OutputLog, tail
 from roost_supervisor.process import SIGNALS, AppProcess, Exit, SpawnError, clear_group
 from roost_supervisor.runrecords import RunRecord, RunRecords
 from roost_supervisor.settings import AppSpec
@@ -347,6 +351,11 @@ class AppActor:
     async def _after_exit(self, process: AppProcess, exit_: Exit) -> bool:
         """A process that ended on its own; False when no restart follows."""
         await self._settle(process, exit_)
+        if self.spec.service is not None and exit_.code == CONFIG_ERROR_EXIT:
+            line = await asyncio.to_thread(self._last_output)
+            self._goal_up = False
+            self._transition(AppState.FAILED, f"config error: {line}")
+            return False
         policy = self.spec.restart
         if policy == "always" or (policy == "on-failure" and not exit_.clean):
             self._failed(exit_.describe(), state=AppState.CRASHED)
@@ -368,6 +377,12 @@ class AppActor:
         self._cause = reason
         if state is not None:
             self._transition(state, reason)
+
+    def _last_output(self) -> str:
+        """The last line the app itself wrote (the supervisor's notes left out)."""
+        assert self.spec.service is not None
+        own = [line for line in tail(self.output.path, 50).lines if not line.startswith("--- ")]
+        return error_line("\n".join(own), self.spec.service)
 
     # goal: down ------------------------------------------------------------------------
     async def _keep_down(self) -> None:
@@ -429,7 +444,8 @@ class AppActor:
 
     async def wait_settled(self) -> None:
         """Until the app is stopped or crashed with no process left."""
-        while self.state not in (AppState.STOPPED, AppState.CRASHED) or self.process is not None:
+        settled = (AppState.STOPPED, AppState.CRASHED, AppState.FAILED)
+        while self.state not in settled or self.process is not None:
             await self.changed()
 
     # reporting -----------------------------------------------------------------------

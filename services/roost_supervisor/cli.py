@@ -242,7 +242,7 @@ def _verdict(command: str, before: dict[str, Any], state: dict[str, Any]) -> Exi
     current = state.get("state")
     if command == "stop":
         return Exit.OK if current == "stopped" and state.get("pid") is None else None
-    if current in ("crashed", "backoff"):
+    if current in ("crashed", "backoff", "failed"):
         return Exit.REJECTED
     if current != "running":
         return None
@@ -366,6 +366,7 @@ def up() -> None:
     supervisor, and its apps."""
     from roost.log import setup_logging
     from roost_supervisor.broker import BrokerError
+    from roost_supervisor.configcheck import AppConfigErrors
     from roost_supervisor.up import run_up
 
     config = _local_settings()
@@ -378,6 +379,10 @@ def up() -> None:
         asyncio.run(run_up(config, config=config_path(), say=say))
     except BrokerError as exc:
         fail(str(exc), Exit.REJECTED)
+    except AppConfigErrors as exc:
+        for problem in exc.problems:
+            err_console.print(f"roost: {problem}", markup=False)
+        fail("nothing started (check one app: roost-<service> --check-config)", Exit.USAGE)
     except ConfigError as exc:
         fail(str(exc), Exit.USAGE)
 

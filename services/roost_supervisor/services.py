@@ -1,15 +1,27 @@
-"""roost's own services as apps: which are installed, how to run one, and the demo set."""
+"""roost's own services as apps: which are installed, how to run one, and the demo set.
+
+Every wheel holds every service's package, so "installed" means the service's extra is:
+each requirement that roost's own distribution metadata lists under `extra == "<extra>"`
+is installed in a version it allows (and so, recursively, are the extras it asks of its
+own requirements, e.g. `influxdb-client[async]`).
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from roost.errors import ConfigError
 from roost_supervisor.settings import SERVICES, AppSpec, AvailabilityHealth, Settings
+
+DISTRIBUTION = "roost"
 
 
 @dataclass(frozen=True)
@@ -23,8 +35,58 @@ class ServiceInfo:
     def script(self) -> str:
         return f"roost-{self.name}"
 
+    @property
+    def install_hint(self) -> str:
+        return f"pip install '{DISTRIBUTION}[{self.extra}]'"
+
+    def missing(self) -> list[str]:
+        """What of the service's extra is not installed (as `name>=1.0`): empty when it
+        can run."""
+        return list(_missing(DISTRIBUTION, {self.extra}, set()))
+
     def installed(self) -> bool:
-        return importlib.util.find_spec(self.package) is not None
+        return not self.missing()
+
+    def not_installed(self) -> str:
+        """Why the service cannot run here, and the command that fixes it."""
+        return (
+            f"{self.name} is not installed: {', '.join(self.missing())} missing "
+            f"({self.install_hint})"
+        )
+
+
+def _missing(distribution: str, extras: set[str], seen: set[str]) -> Iterator[str]:
+    """Requirements of `distribution[extras]` not met by what is installed."""
+    key = f"{canonicalize_name(distribution)}{sorted(extras)}"
+    if key in seen:
+        return
+    seen.add(key)
+    try:
+        requires = importlib.metadata.requires(distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        yield distribution
+        return
+    for line in requires:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        marker = requirement.marker
+        if marker is None or not any(marker.evaluate({"extra": extra}) for extra in extras):
+            continue  # a base dependency (installed with roost itself) or another extra's
+        if canonicalize_name(requirement.name) == canonicalize_name(distribution):
+            yield from _missing(distribution, set(requirement.extras), seen)  # roost[a,b]
+            continue
+        try:
+            version = importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            yield str(requirement.name) + str(requirement.specifier)
+            continue
+        if not requirement.specifier.contains(version, prereleases=True):
+            yield f"{requirement.name}{requirement.specifier} (found {version})"
+            continue
+        if requirement.extras:
+            yield from _missing(requirement.name, set(requirement.extras), seen)
 
 
 _EXTRAS = {"i2c-bridge": "i2c"}
@@ -79,13 +141,13 @@ def planned_apps(settings: Settings) -> dict[str, AppSpec]:
             extra["databases"] = [*app.databases, *(d for d in defaults if d not in app.databases)]
             app = app.model_copy(update=extra)
         apps[name] = app
+    for name, app in apps.items():
+        if app.service is not None and not CATALOG[app.service].installed():
+            raise ConfigError(f"[supervisor.apps.{name}] {CATALOG[app.service].not_installed()}")
     if section.services is not None:
         for name in section.services:
             if not CATALOG[name].installed():
-                raise ConfigError(
-                    f"[supervisor] services names {name}, but {CATALOG[name].package} is not "
-                    f"installed (pip install 'roost[{CATALOG[name].extra}]')"
-                )
+                raise ConfigError(f"[supervisor] services: {CATALOG[name].not_installed()}")
             if name not in apps:
                 apps[name] = service_app(name)
     elif not section.apps:
@@ -93,3 +155,12 @@ def planned_apps(settings: Settings) -> dict[str, AppSpec]:
             if info.installed():
                 apps[name] = service_app(name)
     return apps
+
+
+def demo_left_out(settings: Settings) -> list[str]:
+    """With neither apps nor services configured (the demo), why each roost service that
+    `planned_apps` leaves out is not installed."""
+    section = settings.supervisor
+    if section.services is not None or section.apps:
+        return []
+    return [info.not_installed() for info in CATALOG.values() if not info.installed()]

@@ -14,6 +14,8 @@ class AppState(StrEnum):
     stopping  the stop signal was sent; waiting for the group to exit
     crashed   the process ended on its own (or failed to start or get ready)
     backoff   crashed, and a restart is scheduled after a growing delay
+    failed    a roost service exited with the config-error code: not restarted (the same
+              config would fail the same way) until a `start`; `reason` is its error line
     """
 
     STOPPED = "stopped"
@@ -22,6 +24,7 @@ class AppState(StrEnum):
     STOPPING = "stopping"
     CRASHED = "crashed"
     BACKOFF = "backoff"
+    FAILED = "failed"
 
 
 class Command(StrEnum):

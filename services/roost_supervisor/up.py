@@ -18,8 +18,9 @@ from pathlib import Path
 
 from roost_supervisor.accounts import ADMIN, initialise
 from roost_supervisor.broker import BrokerPlan, plan_broker
+from roost_supervisor.configcheck import AppConfigErrors, check_app_configs
 from roost_supervisor.launch import Launcher
-from roost_supervisor.services import planned_apps
+from roost_supervisor.services import demo_left_out, planned_apps
 from roost_supervisor.settings import AppSpec, Settings
 from roost_supervisor.states import AppState
 from roost_supervisor.supervisor import Supervisor, keep_own_log
@@ -75,6 +76,8 @@ async def _run_up(settings: Settings, config: Path | None, say: Say, stopper: St
     data_dir.mkdir(parents=True, exist_ok=True)
     say(f"data dir {data_dir}" + (f", config {config}" if config else ", no config file (demo)"))
     apps = planned_apps(settings)
+    for line in demo_left_out(settings):
+        say(f"left out: {line}")
     # Every start: users for newly configured app nodes, an ACL for the current prefix.
     report = await asyncio.to_thread(
         initialise,
@@ -94,6 +97,7 @@ async def _run_up(settings: Settings, config: Path | None, say: Say, stopper: St
     if stopper.stop.is_set():
         return
     plan = await plan_broker(settings, data_dir)
+    await refuse_bad_configs(settings, apps, plan, data_dir, config)
     for line in plan.lines:
         say(line)
     started = time.time()
@@ -107,6 +111,23 @@ async def _run_up(settings: Settings, config: Path | None, say: Say, stopper: St
         if plan.own is not None:
             await plan.own.stop()
             say("broker: stopped")
+
+
+async def refuse_bad_configs(
+    settings: Settings,
+    apps: dict[str, AppSpec],
+    plan: BrokerPlan,
+    data_dir: Path,
+    config: Path | None,
+) -> None:
+    """Before anything starts: every service app's settings, as that app will load them;
+    an AppConfigErrors with each app's one-line error if any is wrong."""
+    launcher = Launcher(
+        plan.mqtt(settings.mqtt, data_dir), data_dir, config=config, credentials=plan.credentials
+    )
+    problems = await check_app_configs(apps, launcher)
+    if problems:
+        raise AppConfigErrors(problems)
 
 
 async def _supervise(
@@ -150,7 +171,7 @@ async def _progress(supervisor: Supervisor, data_dir: Path, say: Say, started: f
     """One line once the apps have settled, then the web UI's login URL when it appears."""
     await supervisor.node.wait_online(SETTLE_TIMEOUT)
     wanted = [actor for actor in supervisor.actors.values() if actor.spec.autostart]
-    settled = (AppState.RUNNING, AppState.CRASHED, AppState.STOPPED)
+    settled = (AppState.RUNNING, AppState.CRASHED, AppState.STOPPED, AppState.FAILED)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(SETTLE_TIMEOUT):
             for actor in wanted:

@@ -15,6 +15,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The exit code of a roost program stopped by a ConfigError (`roost-<service>` and the
+# `roost` CLI alike). The supervisor does not restart a roost service that exits with it:
+# the same config would fail the same way, so the app shows `failed` with the error line.
+CONFIG_ERROR_EXIT = 2
+
 
 class RoostError(Exception):
     """Base of every error roost raises on purpose."""

@@ -1,38 +1,71 @@
-"""What every `roost-<service>` entry point does: settings, logging, signals, run."""
+"""What every `roost-<service>` entry point does: settings, logging, signals, run.
+
+`roost-<service> --check-config` loads the settings as a start would (same file, same
+environment) and exits: 0 when they are valid, else the error's one line on stderr and
+CONFIG_ERROR_EXIT. `roost up` runs it for every service app before it starts anything.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn, TypeVar
 
-from roost.errors import ConfigError
+from roost.errors import CONFIG_ERROR_EXIT, ConfigError
 from roost.log import setup_logging
 from roost.settings import RoostSettings, load_settings
 
 S = TypeVar("S", bound=RoostSettings)
+CHECK_CONFIG = "--check-config"
 
 
 def run_service(
-    service: str, settings_cls: type[S], main: Callable[[S], Coroutine[Any, Any, None]]
+    service: str,
+    settings_cls: type[S],
+    main: Callable[[S], Coroutine[Any, Any, None]],
+    argv: Sequence[str] | None = None,
 ) -> None:
-    """Load settings (a bad file is one line on stderr and exit 2), then run `main`."""
+    """Load settings (a bad file is one line on stderr and CONFIG_ERROR_EXIT), then run
+    `main`; with `--check-config`, only load them."""
+    args = _arguments(service, sys.argv[1:] if argv is None else argv)
     try:
         settings = load_settings(settings_cls)
     except ConfigError as exc:
-        print(f"roost-{service}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _config_error(service, exc)
+    if args.check_config:
+        print(f"roost-{service}: config ok")
+        return
     setup_logging(settings.log, name=service)
     try:
         asyncio.run(main(settings))
     except ConfigError as exc:
-        print(f"roost-{service}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _config_error(service, exc)
     except KeyboardInterrupt:
         pass
+
+
+def _arguments(service: str, argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"roost-{service}",
+        description=f"roost's {service} service: settings from roost.toml ($ROOST_CONFIG) "
+        "and ROOST_<SECTION>__<KEY> environment variables.",
+    )
+    parser.add_argument(
+        CHECK_CONFIG,
+        action="store_true",
+        help=f"check the settings and exit (0: valid; {CONFIG_ERROR_EXIT}: the error on stderr)",
+    )
+    # An unknown argument is a usage error: argparse exits with 2, the config-error code.
+    return parser.parse_args(argv)
+
+
+def _config_error(service: str, exc: ConfigError) -> NoReturn:
+    print(f"roost-{service}: {exc}", file=sys.stderr, flush=True)
+    raise SystemExit(CONFIG_ERROR_EXIT) from None
 
 
 async def until_signalled() -> None:

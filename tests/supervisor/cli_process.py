@@ -45,6 +45,24 @@ async def roost(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60)
     return Result(process.returncode, out.decode(), err.decode())
 
 
+async def communicate(process: asyncio.subprocess.Process, timeout: float) -> tuple[str, str]:
+    """Its output once it has ended; if it does not end in time, Ctrl-C (then SIGKILL) so
+    that a failing test leaves nothing running, and a TimeoutError."""
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                async with asyncio.timeout(30):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+    return out.decode(), err.decode()
+
+
 @dataclass
 class Up:
     """A running `roost up` and what it has printed so far."""

@@ -207,7 +207,7 @@ def recorder(settings: RoostSettings, known: set[str]) -> Recorder:
 
 
 # supervisor --------------------------------------------------------------------------------------
-APP_STATES = ["stopped", "starting", "running", "stopping", "crashed", "backoff"]
+APP_STATES = ["stopped", "starting", "running", "stopping", "crashed", "backoff", "failed"]
 
 
 APP_STATE = "state"  # the supervisor's app devices call it so
@@ -226,6 +226,7 @@ def app_meta(name: str) -> DeviceMeta:
             "exit_code": PropertySpec(kind="number"),
             "cpu": PropertySpec(kind="number", unit="%", precision=1),
             "rss": PropertySpec(kind="number", unit="B"),
+            "reason": PropertySpec(kind="text"),
             "start": PropertySpec(kind="button"),
             "stop": PropertySpec(kind="button"),
             "restart": PropertySpec(kind="button"),

@@ -201,7 +201,21 @@ async def test_apps_start_stop_restart_and_log_tail(demo: Demo, browser: Browser
     await row.locator('button[data-action="restart"]').click()
     await expect(row.locator(".badge")).to_have_text("running")
     await expect(row.locator("td").nth(4)).to_have_text("1")
+    # An app that exited on a config error: `failed`, with its error line as the reason.
+    bridge = page.locator('tr[data-ref="supervisor/i2c-bridge"]')
+    reason = "config error: config file roost.toml, key i2c.scan_intervall: unknown key"
+    app = demo.supervisor.apps["i2c-bridge"]
+    app.update(
+        {"state": "failed", "pid": None, "uptime": None, "exit_code": 2, "reason": reason},
+        force=True,
+    )
+    await expect(bridge.locator(".badge")).to_have_text("failed")
+    await expect(bridge.locator(".badge")).to_have_class("badge bad")
+    await expect(bridge.locator(".reason")).to_have_text(reason)
     await screenshot(page, "apps")
+    app.update({"state": "running", "pid": 1000, "exit_code": None, "reason": "up"}, force=True)
+    await expect(bridge.locator(".badge")).to_have_text("running")
+    await expect(bridge.locator(".reason")).to_have_count(0)
     await row.locator("a").click()
     await expect(page.locator("pre.log")).to_contain_text("recorder: log line 199")
 

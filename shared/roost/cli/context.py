@@ -12,7 +12,7 @@ from pydantic import Field
 from rich.console import Console
 
 from roost.bus import Bus
-from roost.errors import BusError, ConfigError
+from roost.errors import CONFIG_ERROR_EXIT, BusError, ConfigError
 from roost.mirror import StateView
 from roost.settings import RoostSettings, Section, load_settings
 
@@ -24,7 +24,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 class Exit(IntEnum):
     OK = 0
     REJECTED = 1
-    USAGE = 2
+    USAGE = CONFIG_ERROR_EXIT  # a wrong command line or config
     TIMEOUT = 3
     UNREACHABLE = 4
 

@@ -4,7 +4,10 @@ import { h } from "../dom.js";
 import { api } from "../api.js";
 import { bytes, duration } from "../format.js";
 
-const STATE_CLASS = { running: "ok", starting: "warn", stopping: "warn", backoff: "warn", crashed: "bad", stopped: "muted" };
+const STATE_CLASS = { running: "ok", starting: "warn", stopping: "warn", backoff: "warn", crashed: "bad", failed: "bad", stopped: "muted" };
+// States whose reason the row shows: why it is not running (for `failed`, the app's own
+// config error line, which no restart fixes).
+const SHOW_REASON = new Set(["failed", "crashed", "backoff"]);
 
 // An app device of a supervisor: a `state` property and start/stop/restart buttons.
 export function appState(device) {
@@ -30,7 +33,9 @@ function appRow(store, device) {
     .map((b) => h("button", { type: "button", text: b, dataset: { action: b }, onclick: act(b) }));
   return h("tr", { dataset: { ref: device.ref } },
     h("td", h("a", { href: `#/device/${device.ref}`, text: device.meta?.name || device.id })),
-    h("td", h(`span.badge.${online ? STATE_CLASS[s.state] || "muted" : "muted"}`, { text: online ? (s.state ?? "?") : "unknown" })),
+    h("td.state",
+      h(`span.badge.${online ? STATE_CLASS[s.state] || "muted" : "muted"}`, { text: online ? (s.state ?? "?") : "unknown" }),
+      online && SHOW_REASON.has(s.state) && s.reason ? h("div.reason", { text: s.reason }) : ""),
     h("td.num", s.pid ?? "—"),
     h("td.num", s.uptime !== undefined && s.uptime !== null ? duration(s.uptime) : "—"),
     h("td.num", s.restarts ?? "—"),
