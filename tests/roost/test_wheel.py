@@ -360,3 +360,22 @@ async def test_the_cli_from_the_wheel_drives_a_service(
                 t.state("i2c-bridge", "pca9685-40"), lambda s: s["ch1_duty"] == 40.0
             )
             assert await running.stop() == 0
+
+
+async def test_roost_up_from_the_wheel_starts_its_own_broker_and_the_web_ui(
+    installed: Installed, tmp_path: Path
+) -> None:
+    (tmp_path / "roost.toml").write_text(
+        '[supervisor]\nservices = ["webui"]\n\n[supervisor.backup]\ninterval = 0\n\n'
+        "[webui]\nport = 0\n"
+    )
+    # Its own Mosquitto, from the config template the wheel ships, on a free port.
+    env = clean_env(ROOST_UP__BROKER="own", ROOST_UP__PORT="0")
+    async with started(installed.script("roost"), "up", cwd=tmp_path, env=env) as up:
+        await up.line(r"starting Mosquitto on 127\.0\.0\.1:\d+")
+        await up.line(r"roost is up: .* 1 of 1 app\(s\) running: webui")
+        link = (await up.line(r"web UI: (http://\S+)"))[1]
+        await check_web_ui(installed, link.split("/login")[0], link)
+        assert await up.stop(signal.SIGINT) == 0
+    assert "broker: stopped" in up.output
+    assert "Traceback" not in up.output, up.output
