@@ -15,10 +15,10 @@ APT_TEST=(
   "victoria-metrics victoria-metrics"
 )
 
-# What pip installs into .venv for each set of extras, for the message before it starts.
+# How big .venv gets with each set of extras, for the message before pip starts.
 declare -A PIP_SIZE=(
-  [all]="about 350 MB, a minute or two the first time"
-  [all,test]="about 950 MB, a few minutes the first time"
+  [all]="the venv grows to about 350 MB; a minute or two the first time"
+  [all,test]="the venv grows to about 950 MB; a few minutes the first time"
 )
 # Written after pip succeeds: what was installed, from which pyproject.toml.
 STAMP=.venv/roost-installed
