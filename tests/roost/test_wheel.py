@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from roost.bus import Bus
@@ -32,9 +33,9 @@ from roost.testing import Watcher
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_ROOTS = ("shared", "services")
-# Generated or private: never part of a build, as in .gitignore / .dockerignore.
-NOT_SOURCE = (".git", ".venv", "build", "dist", "*.egg-info", "data", "node_modules",
-              "test-artifacts", ".mypy_cache", ".ruff_cache", ".pytest_cache")  # fmt: skip
+# Generated or private top-level directories: never part of a build (.gitignore).
+NOT_SOURCE = {".git", ".venv", "build", "dist", "data", "node_modules", "test-artifacts",
+              ".mypy_cache", ".ruff_cache", ".pytest_cache"}  # fmt: skip
 NOT_IN_A_WHEEL = {"tests", "__pycache__", ".venv", "venv", "site-packages", "node_modules",
                   ".mypy_cache", ".ruff_cache", ".pytest_cache", "build"}  # fmt: skip
 START_TIMEOUT = 60.0  # imports of OpenCV and friends on a busy 2-core machine
@@ -59,7 +60,11 @@ class Installed:
 
 
 def _copy_source(target: Path) -> Path:
-    shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(*NOT_SOURCE), symlinks=True)
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        top = Path(directory) == ROOT
+        return {n for n in names if (top and n in NOT_SOURCE) or n.endswith(".egg-info")}
+
+    shutil.copytree(ROOT, target, ignore=ignore, symlinks=True)
     return target
 
 
@@ -214,7 +219,10 @@ async def started(*command: str | Path, cwd: Path, env: dict[str, str]) -> Async
     try:
         yield running
     finally:
-        if process.returncode is None:
+        if process.returncode is None:  # the test failed: leave nothing running
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(process.pid).children(recursive=True):
+                    child.kill()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
         await reader
