@@ -1,7 +1,7 @@
 """The broker `roost up` uses: the one configured, one already listening, or its own.
 
-Its own is Mosquitto with roost's config (`mosquitto/roost.conf`, `@DATA@` replaced by
-the data dir), the password file and ACL from `roost init`, persistence under
+Its own is Mosquitto with roost's config (`mosquitto.conf` in this package, `@DATA@`
+replaced by the data dir), the password file and ACL from `roost init`, persistence under
 `data/mosquitto/`, on 127.0.0.1:1883, or on a free port when 1883 is taken by something
 that is not a usable broker (the services then get that port through ROOST_MQTT__PORT).
 """
@@ -19,12 +19,13 @@ import signal
 import socket
 import subprocess
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
 import psutil
 
-import roost
 from roost.bus import Bus
 from roost.errors import BusError
 from roost.settings import MqttSettings
@@ -51,23 +52,16 @@ class BrokerError(Exception):
     """No usable broker: the message says what was tried and what to do."""
 
 
-def find_template(explicit: Path | None) -> Path:
-    """roost's Mosquitto config: `[up] template`, else the repository's `mosquitto/`."""
-    candidates = (
-        [explicit]
-        if explicit is not None
-        else [
-            Path(roost.__file__).resolve().parents[2] / "mosquitto" / "roost.conf",
-            Path.cwd() / "mosquitto" / "roost.conf",
-        ]
-    )
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise BrokerError(
-        f"cannot find roost's Mosquitto config (looked for {', '.join(map(str, candidates))}); "
-        "set [up] template, or point [mqtt] host/port at a broker"
-    )
+def find_template(explicit: Path | None) -> Traversable:
+    """roost's Mosquitto config: `[up] template`, else the one this package ships."""
+    if explicit is None:
+        return files("roost_supervisor").joinpath("mosquitto.conf")
+    if not explicit.is_file():
+        raise BrokerError(
+            f"[up] template {explicit} is not a file; remove the setting to use roost's own, "
+            "or point [mqtt] host/port at a broker"
+        )
+    return explicit
 
 
 def mosquitto_binary(name: str) -> str:
@@ -123,7 +117,7 @@ class OwnBroker:
     data_dir: Path
     port: int
     binary: str
-    template: Path
+    template: Traversable
     anonymous: bool = True
     listen: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
