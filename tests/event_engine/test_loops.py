@@ -67,7 +67,9 @@ async def test_a_chain_shorter_than_the_limit_runs_to_its_end(
     lab: Node, start_engine: StartEngine
 ) -> None:
     scripts = {
-        "devices/sensor.js": 'function temperature_onchange(ev) { home.set("lab/lamp", {level: 5}); }',
+        "devices/sensor.js": (
+            'function temperature_onchange(ev) { home.set("lab/lamp", {level: 5}); }'
+        ),
         "devices/lamp.js": 'function level_onchange(ev) { home.set("lab/fan", {duty: 7}); }',
     }
     run = await start_engine(scripts, max_chain=3)
