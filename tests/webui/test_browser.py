@@ -116,10 +116,12 @@ async def test_a_rejected_value_shows_the_owners_error(demo: Demo, browser: Brow
     await label.locator("input").fill("fail")
     await label.locator("input").press("Enter")
     await expect(label.locator(".prop-error")).to_have_text("pump did not answer (stand-in)")
-    # a good value clears the error
+    # a good value clears the error; the prescaler's nearest to 300 Hz is 305 Hz, which
+    # is success, shown as what was applied
     await row.locator("input.number").fill("300")
     await row.locator("input.number").press("Enter")
-    await expect(row.locator(".value")).to_have_text("300 Hz")
+    await expect(row.locator(".value")).to_have_text("305 Hz")
+    await expect(row.locator(".prop-note")).to_have_text("applied as 305 Hz")
     await expect(error).to_be_hidden()
     await screenshot(page, "error")
 
