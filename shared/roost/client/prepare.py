@@ -18,6 +18,7 @@ from roost.coerce import coerce_command
 from roost.errors import CommandError, ErrorCode
 from roost.mirror import DeviceView
 from roost.models.meta import PropertyKind, PropertySpec
+from roost.topics import NAME
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ def prepare_command(device: DeviceView, values: Mapping[str, Any]) -> PreparedCo
     for prop, raw in values.items():
         spec = props.get(prop)
         if spec is None:
+            shown = prop if NAME.match(prop) else repr(prop)
             raise CommandError(
-                ErrorCode.UNKNOWN_PROPERTY, f"{device.id} has no property {prop!r}", prop=prop
+                ErrorCode.UNKNOWN_PROPERTY, f"{device.ref} has no property {shown}", prop=prop
             )
         value = coerce_command(prop, spec, raw)
         coerced[prop] = value
