@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from roost.coerce import coerce_command
+from roost.client import prepare_command
 from roost.device import Device
 from roost.errors import CommandError
 from roost.mirror import StateView
@@ -83,23 +83,18 @@ class Actions:
         return sent
 
     def _command(self, ref: str, values: dict[str, Any]) -> None:
+        """Checked as the owner would check it (roost.client), then sent without an id and
+        without waiting: a script's run never blocks on a device."""
         try:
             device = self._view.device(ref)
         except KeyError:
             raise PluginError(f"home.set: no device {ref}") from None
-        props = device.meta.properties if device.meta else None
-        for prop, value in values.items():
-            if props is None:
-                break
-            spec = props.get(prop)
-            if spec is None:
-                raise PluginError(f"home.set: {ref} has no property {prop}")
-            try:
-                coerce_command(prop, spec, value)
-            except CommandError as exc:
-                raise PluginError(f"home.set {ref}: {exc.message}") from None
+        try:
+            prepared = prepare_command(device, values)
+        except CommandError as exc:
+            raise PluginError(f"home.set {ref}: {exc.message}") from None
         topic = self._node.topics.set(device.node, device.id)
-        if not self._node.bus.publish_nowait(topic, values):
+        if not self._node.bus.publish_nowait(topic, prepared.values):
             raise PluginError(f"home.set {ref}: the outbox is full; command dropped")
 
     def _plugin(self, action: dict[str, Any], script: str, function: str) -> None:

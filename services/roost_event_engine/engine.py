@@ -64,7 +64,7 @@ class Engine:
         self.section: EngineSection = settings.event_engine
         self.node = node
         section = self.section
-        self.view = StateView(node.topics, events=True, errors=False, stats=False)
+        self.view = StateView(node.topics, events=True, errors=False, acks=False, stats=False)
         self.table = DeviceTable(PropertyTable(section.history_size, section.history_sizes))
         self.groups = GroupTree(section.groups)
         self.repeat = RepeatWindow(PropertyTable(section.repeat_window, section.repeat_windows))

@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
-from roost.cli.command import Verdict, send_command
 from roost.cli.context import (
     CliSettings,
     Exit,
@@ -28,6 +28,7 @@ from roost.cli.context import (
     settings,
 )
 from roost.cli.render import Cell, Column, dash, duration, listing, node_status, percent, size
+from roost.client import CommandTracker
 from roost.clock import parse_iso, utc_now
 from roost.errors import BusError, ConfigError
 from roost.message import Message
@@ -202,7 +203,7 @@ def _control(command: str, ref: str, wait: bool, timeout: float) -> None:
 async def _send(
     config: CliSettings, command: str, ref: str, wait: bool, timeout: float
 ) -> tuple[Exit, str]:
-    async with connected(config) as (bus, view):
+    async with connected(config, events=True, errors=True) as (bus, view):
         device = find_app(view, ref)
         before = dict(device.state)
         if not view.nodes[device.node].online:
@@ -213,21 +214,24 @@ async def _send(
         if not wait:
             await bus.publish(bus.topics.set(device.node, device.id), {command: True})
             return Exit.OK, f"{device.ref}: {command} sent"
-        accepted = False
+        tracker = CommandTracker(bus, lambda: view, timeout)
+        remove = view.add_listener(tracker.on_change)
 
-        def judge(kind: str, body: dict[str, Any]) -> Verdict | None:
-            nonlocal accepted
-            if kind == "event" and body.get("event_type") == "press":
-                accepted = True  # states from here on show the command at work
-            elif kind == "state" and accepted:
-                verdict = _verdict(command, before, body)
-                if verdict is not None:
-                    return verdict, f"{device.ref}: {_describe(body)}"
-            return None
+        def settle(state: Mapping[str, Any]) -> Literal["ok", "rejected"] | None:
+            done = _verdict(command, before, state)
+            return None if done is None else "ok" if done is Exit.OK else "rejected"
 
-        answer = await send_command(bus, device, {command: True}, judge, timeout=timeout)
-        if answer is not None:
-            return answer
+        try:
+            verdict = await tracker.send(device, {command: True}, settle=settle)
+        finally:
+            remove()
+        if verdict.by in ("error", "local") and verdict.error is not None:
+            return Exit.REJECTED, f"{device.ref}: {verdict.error.code}: {verdict.error.message}"
+        if verdict.status == "unreachable" and verdict.error is not None:
+            return Exit.UNREACHABLE, verdict.error.message
+        if verdict.status != "timeout":
+            code = Exit.OK if verdict.ok else Exit.REJECTED
+            return code, f"{device.ref}: {_describe(verdict.state)}"
         now = view.device(device.ref).state if view.nodes.get(device.node) else {}
         shown = _describe(now) if now else "no state"
         online = "online" if view.nodes[device.node].online else "offline"
@@ -237,7 +241,7 @@ async def _send(
         )
 
 
-def _verdict(command: str, before: dict[str, Any], state: dict[str, Any]) -> Exit | None:
+def _verdict(command: str, before: Mapping[str, Any], state: Mapping[str, Any]) -> Exit | None:
     """OK when the app shows the command done, REJECTED when it shows it failed."""
     current = state.get("state")
     if command == "stop":
@@ -252,7 +256,7 @@ def _verdict(command: str, before: dict[str, Any], state: dict[str, Any]) -> Exi
     return Exit.OK
 
 
-def _describe(state: dict[str, Any]) -> str:
+def _describe(state: Mapping[str, Any]) -> str:
     text = str(state.get("state"))
     if state.get("pid") is not None:
         text += f" (pid {state['pid']})"

@@ -383,9 +383,9 @@ def build_app(ui: WebUI) -> Starlette:
             )
         values.pop("id", None)
         need_broker()
-        verdict = await ui.commands.set(device, values)
+        verdict = await ui.commands.send(device, values)
         status = {"ok": 200, "rejected": 422, "timeout": 504, "unreachable": 503}[verdict.status]
-        return JSONResponse(verdict.json(), status_code=status)
+        return JSONResponse(verdict.model_dump(mode="json"), status_code=status)
 
     async def api_call(request: Request) -> Response:
         node = request.path_params["node"]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from roost.client import CommandTracker
 from roost.errors import ConfigError
 from roost.mirror import Change, ChangeKind
 from roost.node import Node
@@ -26,7 +27,6 @@ from roost_webui.auth import (
     SessionStore,
 )
 from roost_webui.blobs import Blob, BlobCache
-from roost_webui.commands import CommandTracker
 from roost_webui.feed import StateFeed
 from roost_webui.live import LiveHub
 from roost_webui.recent import RecentEvents

@@ -313,6 +313,11 @@ class Device:
         for prop in job.values:
             if self.meta.properties[prop].kind is PropertyKind.BUTTON:
                 self.emit("press", {"prop": prop})
+        if job.request_id is not None:
+            # What the device holds now for each property the command named: the
+            # hardware's answer (a prescaler's nearest frequency), not what was asked.
+            applied = {prop: self.values[prop] for prop in job.values if prop in self.values}
+            self.node.publish_ack(self.id, job.request_id, applied)
 
     async def _call(self, job: _Call) -> None:
         entry = self.methods[job.method]

@@ -1,6 +1,10 @@
 """A read-only mirror of what the broker holds: every node, device, meta, state and
 availability, kept current from retained and live messages, with change notifications.
 
+Only a retained meta makes a device: a state, availability, event, ack or error on a
+device id without one (a command to a device that does not exist, a half-written foreign
+node) is no device, online or offline.
+
 The CLI, the web UI and the event engine all use it. It never claims to be truer than the
 broker: it only ever holds the last message it saw on each topic.
 """
@@ -21,7 +25,14 @@ from pydantic_core import from_json
 from roost.bus import Bus, Subscription
 from roost.errors import TopicError
 from roost.message import Message
-from roost.models import DeviceMeta, ErrorPayload, EventPayload, NodeInfo, NodeStats
+from roost.models import (
+    AckPayload,
+    DeviceMeta,
+    ErrorPayload,
+    EventPayload,
+    NodeInfo,
+    NodeStats,
+)
 from roost.topics import TopicKind, Topics
 
 log = logging.getLogger("roost.mirror")
@@ -58,6 +69,7 @@ class ChangeKind(StrEnum):
     STATE = "state"
     AVAILABILITY = "availability"
     EVENT = "event"
+    ACK = "ack"
     ERROR = "error"
     REMOVED = "removed"
 
@@ -69,6 +81,7 @@ class Change:
     device: str | None = None
     changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     event: EventPayload | None = None
+    ack: AckPayload | None = None
     error: ErrorPayload | None = None
     retained: bool = False
 
@@ -82,13 +95,20 @@ Listener = Callable[[Change], None]
 
 class StateView:
     def __init__(
-        self, topics: Topics, *, events: bool = True, errors: bool = True, stats: bool = True
+        self,
+        topics: Topics,
+        *,
+        events: bool = True,
+        errors: bool = True,
+        acks: bool = True,
+        stats: bool = True,
     ) -> None:
         self.topics = topics
         self.nodes: dict[str, NodeView] = {}
         self.invalid = 0
         self._events = events
         self._errors = errors
+        self._acks = acks
         self._stats = stats
         self._listeners: list[Listener] = []
         self._subs: list[Subscription] = []
@@ -102,6 +122,8 @@ class StateView:
         out += [t.any_device("meta"), t.any_device("state"), t.any_device("availability")]
         if self._events:
             out.append(t.any_device("event"))
+        if self._acks:
+            out.append(t.any_device("ack"))
         if self._errors:
             out.append(t.any_device("error"))
         return out
@@ -220,16 +242,16 @@ class StateView:
                 node.stats = NodeStats.model_validate_json(payload) if payload else None
                 return Change(ChangeKind.STATS, node_id, retained=retained)
             return None
-        known = self.nodes.get(node_id)
-        if not payload and (known is None or device_id not in known.devices):
-            return None  # clearing a device we no longer have (a removal in progress)
         if kind is TopicKind.META:
             if not payload:
                 return self._remove(node_id, device_id, retained)
             self._device(node_id, device_id).meta = DeviceMeta.model_validate_json(payload)
             return Change(ChangeKind.META, node_id, device_id, retained=retained)
+        known = self.nodes.get(node_id)
+        device = known.devices.get(device_id) if known is not None else None
+        if device is None:
+            return None  # no meta, no device (and clearing one we no longer have)
         if kind is TopicKind.STATE:
-            device = self._device(node_id, device_id)
             new = from_json(payload) if payload else {}
             if not isinstance(new, dict):
                 raise ValueError("state is not a JSON object")
@@ -241,15 +263,17 @@ class StateView:
             device.state = new
             return Change(ChangeKind.STATE, node_id, device_id, changed, retained=retained)
         if kind is TopicKind.AVAILABILITY:
-            device = self._device(node_id, device_id)
             device.available = payload == b"online" if payload else None
             return Change(ChangeKind.AVAILABILITY, node_id, device_id, retained=retained)
         if kind is TopicKind.EVENT and payload:
             event = EventPayload.model_validate_json(payload)
             return Change(ChangeKind.EVENT, node_id, device_id, event=event, retained=retained)
+        if kind is TopicKind.ACK and payload:
+            ack = AckPayload.model_validate_json(payload)
+            return Change(ChangeKind.ACK, node_id, device_id, ack=ack, retained=retained)
         if kind is TopicKind.ERROR and payload:
             error = ErrorPayload.model_validate_json(payload)
-            self._device(node_id, device_id).last_error = error
+            device.last_error = error
             return Change(ChangeKind.ERROR, node_id, device_id, error=error, retained=retained)
         return None
 

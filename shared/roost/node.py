@@ -17,7 +17,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -33,7 +33,7 @@ from roost.coerce import coerce_command
 from roost.device import Device, SetHandler
 from roost.errors import CommandError, ErrorCode, TopicError
 from roost.message import Message
-from roost.models.messages import ErrorBody, ErrorPayload, Request, Response
+from roost.models.messages import AckPayload, ErrorBody, ErrorPayload, Request, Response
 from roost.models.meta import DeviceMeta, MethodSpec
 from roost.models.node import NodeInfo, NodeStats
 from roost.outbox import Outgoing
@@ -467,6 +467,25 @@ class Node:
             return  # a device id that cannot even form a topic: the log line is all we can do
         self.bus.publish_nowait(topic, payload.model_dump_json())
 
+    def publish_ack(
+        self, device_id: str, request_id: str | int, applied: Mapping[str, JsonValue]
+    ) -> None:
+        """The answer to an applied command that carried an id, on `…/<device>/ack`; queued
+        after the state that shows it, so a client sees that state first."""
+        payload = AckPayload(id=request_id, applied=dict(applied), ts=iso())
+        self.bus.publish_nowait(self.topics.ack(self.id, device_id), payload.model_dump_json())
+
+    def _unknown_device(self, device_id: str, message: Message) -> None:
+        """A command to a device this node does not have. Nothing goes on that device's
+        topics, which would make it look like a device to whoever reads them: a log line
+        and the error count only (a retained one is still cleared)."""
+        if message.retain and not message.payload:
+            return  # the clearing of a retained one
+        self._errors += 1
+        log.warning("%s: ignored a command for %r, which it does not have", self.id, device_id)
+        if message.retain:
+            self.bus.publish_nowait(message.topic, b"", retain=True)
+
     # commands --------------------------------------------------------------------------
     def _on_set(self, message: Message) -> None:
         try:
@@ -474,16 +493,23 @@ class Node:
         except TopicError as exc:
             levels = message.topic.split("/")
             device_id = levels[len(self.topics.prefix.split("/")) + 1]
-            self.publish_error(
-                device_id,
-                ErrorCode.INVALID_COMMAND,
-                str(exc),
-                request_id=_correlation(message),
-            )
+            if device_id in self.devices:
+                self.publish_error(
+                    device_id,
+                    ErrorCode.INVALID_COMMAND,
+                    str(exc),
+                    request_id=_correlation(message),
+                )
+            else:
+                self._unknown_device(device_id, message)
             return
         assert parsed.device is not None
         device_id = parsed.device
         request_id = _correlation(message)
+        device = self.devices.get(device_id)
+        if device is None:
+            self._unknown_device(device_id, message)
+            return
         if message.retain:
             if message.payload:
                 self.publish_error(
@@ -494,15 +520,6 @@ class Node:
                     request_id=request_id,
                 )
                 self.bus.publish_nowait(message.topic, b"", retain=True)
-            return
-        device = self.devices.get(device_id)
-        if device is None:
-            self.publish_error(
-                device_id,
-                ErrorCode.UNKNOWN_DEVICE,
-                f"{self.id} has no device {device_id!r}",
-                request_id=request_id,
-            )
             return
         try:
             raw, request_id = self._parse_command(parsed.prop, message, request_id)

@@ -24,7 +24,7 @@ RESERVED_NODE_IDS = frozenset({"request", "response", "reply"})
 RESERVED_DEVICE_IDS = frozenset({"availability", "info", "stats"})
 # Property names are keys beside `ts` (state) and `id` (commands); an image property's
 # name is also a topic level beside these.
-DEVICE_LEVELS = ("meta", "state", "availability", "set", "error", "event")
+DEVICE_LEVELS = ("meta", "state", "availability", "set", "ack", "error", "event")
 RESERVED_PROPS = frozenset({"ts", "id"})
 RESERVED_BLOBS = frozenset({*DEVICE_LEVELS, *RESERVED_PROPS})
 
@@ -90,6 +90,7 @@ class TopicKind(StrEnum):
     AVAILABILITY = "availability"
     SET = "set"
     SET_PROP = "set_prop"
+    ACK = "ack"
     ERROR = "error"
     EVENT = "event"
     BLOB = "blob"
@@ -149,6 +150,9 @@ class Topics:
         if prop is None:
             return self._device(node, device, "set")
         return self._device(node, device, f"set/{check_name(prop)}")
+
+    def ack(self, node: str, device: str) -> str:
+        return self._device(node, device, "ack")
 
     def error(self, node: str, device: str) -> str:
         return self._device(node, device, "error")
@@ -212,7 +216,7 @@ class Topics:
         return f"{self.prefix}/+/{leaf}"
 
     def any_device(self, leaf: str) -> str:
-        """`roost/+/+/<leaf>` for leaf in meta/state/availability/event/error."""
+        """`roost/+/+/<leaf>` for leaf in meta/state/availability/event/ack/error."""
         return f"{self.prefix}/+/+/{leaf}"
 
     # parsing ---------------------------------------------------------------------------
@@ -248,6 +252,7 @@ class Topics:
                 "state": TopicKind.STATE,
                 "availability": TopicKind.AVAILABILITY,
                 "set": TopicKind.SET,
+                "ack": TopicKind.ACK,
                 "error": TopicKind.ERROR,
                 "event": TopicKind.EVENT,
             }.get(leaf)

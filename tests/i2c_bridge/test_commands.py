@@ -70,7 +70,6 @@ async def test_bad_commands_are_answered_and_change_nothing(
             (t.set(node, "pca9685-40"), '{"ch0_duty": ', "invalid_json"),
             (t.set(node, "pca9685-40"), '{"ch99_duty": 1}', "unknown_property"),
             (t.set(node, "pca9685-40", "ch0_on"), "maybe", "invalid_value"),
-            (t.set(node, "bme280-99"), '{"x": 1}', "unknown_device"),
         ]
         for topic, payload, code in cases:
             mark = seen.mark()
@@ -94,6 +93,19 @@ async def test_roost_set_waits_for_the_chip(roost_settings: RoostSettings) -> No
         code, message = await _set(config, "pca9685-40", {"ch0_duty": 40}, 5.0)
         assert int(code) == 0, message
         assert "40" in message
+
+
+@pytest.mark.parametrize(("asked", "applied"), [(1000, 1017), (500, 509), (200, 197)])
+async def test_roost_set_accepts_what_the_prescaler_applied(
+    roost_settings: RoostSettings, asked: int, applied: int
+) -> None:
+    """`roost set pca9685-40 frequency=1000`: the prescaler's nearest is 1017 Hz, and the
+    owner's answer says so; that is success, shown as what was applied."""
+    async with running_bridge(roost_settings, section(chips=[PCA])):
+        config = CliSettings(mqtt=roost_settings.mqtt)
+        code, message = await _set(config, "pca9685-40", {"frequency": asked}, 5.0)
+        assert int(code) == 0, message
+        assert f"pca9685-40: frequency applied as {applied}" in message
 
 
 @pytest.mark.usefixtures("fast_ezo")

@@ -103,6 +103,26 @@ async def test_set_waits_for_the_state(node: Node, roost_settings: RoostSettings
     assert "duty=100 %" in clamped.out
 
 
+async def test_set_shows_what_the_owner_applied(roost_settings: RoostSettings) -> None:
+    """Hardware that can only come close (a prescaler, 5 % steps) did what it could: exit 0,
+    and the line says what was applied."""
+
+    async def coarse(device: Device, values: dict[str, JsonValue]) -> Mapping[str, JsonValue]:
+        duty = values.get("duty")
+        return {"duty": duty - duty % 5} if isinstance(duty, int) else values
+
+    node = Node(roost_settings, service="test", node_id="n2")
+    node.add_device("dimmer", FAN, on_set=coarse).update(duty=0)
+    async with node:
+        await node.wait_online(5)
+        result = await roost(roost_settings, "set", "n2/dimmer", "duty=42")
+        assert result.code == 0, result.err
+        assert result.out.strip() == "n2/dimmer: duty applied as 40 %"
+        exact = await roost(roost_settings, "set", "n2/dimmer", "duty=45")
+        assert exact.code == 0, exact.err
+        assert exact.out.strip() == "n2/dimmer: duty=45 %"
+
+
 async def test_set_reports_the_owners_error(node: Node, roost_settings: RoostSettings) -> None:
     result = await roost(roost_settings, "set", "fan", "mode=turbo")
     assert result.code == 1

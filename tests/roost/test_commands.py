@@ -82,12 +82,69 @@ async def test_bad_command_gets_an_error_and_changes_nothing(
     assert {k: after[k] for k in unchanged} == unchanged
 
 
-async def test_command_to_an_unknown_device_is_answered(fan_node: Node, bus: Bus) -> None:
+async def test_a_command_to_an_unknown_device_publishes_nothing(fan_node: Node, bus: Bus) -> None:
+    """Anything on a device's topics would make that device appear to a consumer that
+    reads them naively: the owner only logs and counts it."""
     t = fan_node.topics
-    errors = await Watcher(bus, t.error("n1", "ghost")).start()
-    await bus.publish(t.set("n1", "ghost"), {"duty": 1})
-    error = await errors.wait_json(t.error("n1", "ghost"))
-    assert error["code"] == "unknown_device"
+    ghost = await Watcher(bus, f"{t.prefix}/n1/ghost/#").start()
+    acks = await Watcher(bus, t.ack("n1", "fan")).start()
+    errors_before = fan_node.stats().errors
+    await bus.publish(t.set("n1", "ghost"), {"duty": 1, "id": "g1"})
+    await bus.publish(f"{t.prefix}/n1/ghost/set/Duty", "1")
+    await bus.publish(t.set("n1", "ghost", "duty"), "1", retain=True)
+    # commands are handled in order: once this one is answered, the ghosts were handled
+    await bus.publish(t.set("n1", "fan"), {"duty": 3, "id": "after"})
+    await acks.wait_json(t.ack("n1", "fan"), lambda a: a["id"] == "after")
+    await fan_node.bus.flush(5)
+    await bus.sync()
+    # only our own commands (and the clearing of the retained one) went by
+    assert [m.topic for m in ghost.messages if "/set" not in m.topic] == []
+    assert fan_node.stats().errors == errors_before + 3
+    async with Bus(fan_node.settings.mqtt, reconnect=False) as late:
+        left = await Watcher(late, f"{t.prefix}/n1/ghost/#").start()
+        assert [m.topic for m in left.messages if m.payload] == []  # the retained one cleared
+
+
+async def test_an_applied_command_with_an_id_is_acknowledged_after_its_state(
+    roost_settings: RoostSettings, bus: Bus
+) -> None:
+    async def hardware(device: Device, values: dict[str, JsonValue]) -> Mapping[str, JsonValue]:
+        duty = values.get("duty")
+        return {**values, "duty": duty - duty % 5} if isinstance(duty, int) else values
+
+    node = Node(roost_settings, service="test", node_id="n1")
+    node.add_device("fan", FAN, on_set=hardware)
+    t = node.topics
+    seen = await Watcher(bus, f"{t.prefix}/n1/fan/#").start()
+    async with node:
+        await node.wait_online(5)
+        mark = seen.mark()
+        await bus.publish(t.set("n1", "fan"), {"duty": 42, "power": "on", "id": "c1"})
+        ack = await seen.wait_json(t.ack("n1", "fan"), since=mark)
+        assert ack["id"] == "c1"
+        assert ack["applied"] == {"duty": 40, "power": True}
+        assert "ts" in ack
+        answered = [m for m in seen.messages[mark:] if m.topic.endswith(("/state", "/ack"))]
+        assert [m.topic.rsplit("/", 1)[1] for m in answered] == ["state", "ack"]
+        assert answered[0].json()["duty"] == 40
+        assert not answered[1].retain
+        # a button is applied too: its press event, then the ack
+        mark = seen.mark()
+        await bus.publish(t.set("n1", "fan"), {"reset": True, "id": 7})
+        ack = await seen.wait_json(t.ack("n1", "fan"), since=mark)
+        assert (ack["id"], ack["applied"]) == (7, {})
+        kinds = [m.topic.rsplit("/", 1)[1] for m in seen.messages[mark:]]
+        assert kinds.index("event") < kinds.index("ack")
+        # without an id there is nobody to answer: state only
+        mark = seen.mark()
+        await bus.publish(t.set("n1", "fan", "duty"), "77")
+        await seen.wait_json(t.state("n1", "fan"), lambda s: s["duty"] == 75, since=mark)
+        await bus.publish(t.set("n1", "fan"), {"duty": "x", "id": "bad"})
+        error = await seen.wait_json(t.error("n1", "fan"), since=mark)
+        assert error["id"] == "bad"
+        await node.bus.flush(5)
+        await bus.sync()
+        assert seen.on(t.ack("n1", "fan"))[-1].json()["id"] == 7
 
 
 async def test_error_carries_the_request_id(fan_node: Node, bus: Bus) -> None:

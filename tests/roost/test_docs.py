@@ -54,6 +54,7 @@ def test_topic_shapes_in_the_table_are_what_the_code_builds() -> None:
         T.availability("nodex", "devx"),
         T.set("nodex", "devx"),
         T.set("nodex", "devx", "propx"),
+        T.ack("nodex", "devx"),
         T.error("nodex", "devx"),
         T.event("nodex", "devx"),
         T.blob("nodex", "devx", "propx"),

@@ -80,6 +80,7 @@ async def test_malformed_foreign_payloads_are_counted_not_fatal(
     t = bus.topics
     view = StateView(t)
     await view.attach(bus)
+    await bus.publish(t.meta("foreign", "thing"), {"name": "Thing"}, retain=True)
     await bus.publish(t.meta("foreign", "thing"), b"{not json")
     await bus.publish(t.state("foreign", "thing"), b"[1, 2]")
     await bus.publish(t.node_info("foreign"), b'{"service": 1}')
@@ -87,3 +88,25 @@ async def test_malformed_foreign_payloads_are_counted_not_fatal(
     await bus.sync()
     assert view.invalid == 3
     assert view.device("foreign/thing").state == {"ok": True}
+
+
+async def test_only_a_meta_makes_a_device(roost_settings: RoostSettings, bus: Bus) -> None:
+    """An error, a state, an availability or an event on a device id that has no meta (a
+    command to a device that does not exist, a half-written foreign node) is no device."""
+    t = bus.topics
+    view = StateView(t)
+    await view.attach(bus)
+    error = {"code": "unknown_device", "message": "no ticker", "ts": "2026-12-02T03:00:00.000Z"}
+    await bus.publish(t.error("supervisor", "ticker"), error)
+    await bus.publish(t.state("supervisor", "ticker"), {"x": 1})
+    await bus.publish(t.availability("supervisor", "ticker"), "offline")
+    await bus.publish(t.ack("supervisor", "ticker"), {"id": "a", "applied": {}, "ts": "x"})
+    await bus.sync()
+    assert list(view.devices()) == []
+    with pytest.raises(KeyError):
+        view.device("supervisor/ticker")
+    await bus.publish(t.meta("supervisor", "ticker"), {"name": "Ticker"}, retain=True)
+    await bus.publish(t.state("supervisor", "ticker"), {"x": 2})
+    await bus.sync()
+    assert view.device("supervisor/ticker").state == {"x": 2}
+    await bus.publish(t.meta("supervisor", "ticker"), b"", retain=True)

@@ -108,11 +108,16 @@ async def test_a_node_cannot_write_another_nodes_topics(
     ):
         await bridge.publish("roost/recorder/history/state", {"forged": True}, retain=True)
         await bridge.publish("roost/recorder/history/set", {"x": 1})
+        await bridge.publish("roost/recorder/history/ack", {"id": "x", "applied": {}})
+        # a node answers commands on its own devices' ack topics
+        await bridge.publish("roost/i2c-bridge/pca9685-40/ack", {"id": "y", "applied": {}})
         await bridge.publish("roost/i2c-bridge/bme280-76/state", {"temperature": 21})
         await seen.wait_for(topic="roost/i2c-bridge/bme280-76/state")
         topics = {m.topic for m in seen.messages}
         assert "roost/recorder/history/state" not in topics
         assert "roost/recorder/history/set" not in topics
+        assert "roost/recorder/history/ack" not in topics
+        assert "roost/i2c-bridge/pca9685-40/ack" in topics
 
 
 async def test_nodes_write_only_their_own_discovery(

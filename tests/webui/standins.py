@@ -111,11 +111,14 @@ async def _pump_set(device: Device, values: dict[str, JsonValue]) -> Mapping[str
 
 
 async def _pwm_set(device: Device, values: dict[str, JsonValue]) -> Mapping[str, JsonValue]:
-    """Like the PCA9685: a duty is 12 bits, so what is reported is the nearest of 4096."""
+    """Like the PCA9685: a duty is 12 bits, so what is reported is the nearest of 4096; a
+    frequency is 25 MHz / 4096 / a whole prescaler (1000 Hz asked gives 1017 Hz)."""
     applied: dict[str, JsonValue] = {}
     for prop, value in values.items():
         if prop.endswith("_duty") and isinstance(value, int | float):
             applied[prop] = round(round(value * 40.95) / 40.95, 4)
+        elif prop == "frequency" and isinstance(value, int | float):
+            applied[prop] = round(25e6 / (4096 * round(25e6 / (4096 * value))))
         else:
             applied[prop] = value
     return applied

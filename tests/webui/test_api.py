@@ -367,6 +367,41 @@ async def test_set_returns_the_owners_state(
     assert demo.greenhouse.pwm.values["ch0_duty"] == 40.0
 
 
+async def test_set_answers_with_what_the_owner_applied(
+    demo: Demo, client: httpx.AsyncClient
+) -> None:
+    """1000 Hz asked, the prescaler's nearest is 1017 Hz: success, with the applied value."""
+    answer = await client.post("/api/devices/i2c-bridge/pca9685-40/set", json={"frequency": 1000})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "ok"
+    assert body["applied"] == {"frequency": 1017}
+    assert body["adjusted"] == {"frequency": 1017}
+    assert body["state"]["frequency"] == 1017
+    assert demo.greenhouse.pwm.values["frequency"] == 1017
+
+
+async def test_a_command_to_a_missing_device_makes_no_device(
+    demo: Demo, client: httpx.AsyncClient, bus: Bus
+) -> None:
+    """`mosquitto_pub -t roost/supervisor/ticker/set -m '{}'`: no device appears, online or
+    offline, because only a retained meta makes a device."""
+    t = bus.topics
+    await bus.publish(t.set("supervisor", "ticker"), {})
+    await bus.publish(t.set("i2c-bridge", "ticker", "duty"), "5")
+    # a barrier: the owners answer in order, so once this command is answered the
+    # phantom ones have been handled too
+    done = await client.post("/api/devices/i2c-bridge/pca9685-40/set", json={"ch1_on": True})
+    assert done.status_code == 200, done.text
+    done = await client.post("/api/devices/supervisor/i2c-bridge/set", json={"restart": True})
+    assert done.status_code == 200, done.text
+    refs = {d["ref"] for d in (await client.get("/api/devices")).json()["devices"]}
+    assert "supervisor/ticker" not in refs and "i2c-bridge/ticker" not in refs
+    nodes = {n["id"]: n for n in (await client.get("/api/nodes")).json()["nodes"]}
+    assert "ticker" not in nodes["supervisor"]["devices"]
+    assert (await client.get("/api/devices/supervisor/ticker")).status_code == 404
+
+
 async def test_rejected_commands_come_back_with_the_owners_error(
     roost_settings: RoostSettings,
 ) -> None:

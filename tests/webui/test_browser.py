@@ -118,6 +118,13 @@ async def test_a_rejected_value_shows_the_owners_error(demo: Demo, browser: Brow
     await label.locator("input").fill("fail")
     await label.locator("input").press("Enter")
     await expect(label.locator(".prop-error")).to_have_text("pump did not answer (stand-in)")
+    # a frequency the prescaler cannot hit exactly is success, shown as what was applied
+    frequency = page.locator(f'{PWM} [data-prop="frequency"]')
+    await frequency.locator("input.number").fill("300")
+    await frequency.locator("input.number").press("Enter")
+    await expect(frequency.locator(".value")).to_have_text("305 Hz")
+    await expect(frequency.locator(".prop-note")).to_have_text("applied as 305 Hz")
+    await expect(frequency.locator(".prop-error")).to_be_hidden()
     await screenshot(page, "error")
     # a good value clears the error
     await row.locator("input.number").fill("12.5")

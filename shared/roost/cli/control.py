@@ -1,15 +1,12 @@
-"""`roost set`: send a command and wait for the owner's verdict (state or error)."""
+"""`roost set`: send a command and wait for the owner's verdict (roost.client)."""
 
 from __future__ import annotations
 
-import contextlib
-import math
 from typing import Annotated, Any
 
 import typer
 from pydantic_core import from_json
 
-from roost.cli.command import Verdict, send_command
 from roost.cli.context import (
     CliSettings,
     Exit,
@@ -21,9 +18,8 @@ from roost.cli.context import (
     settings,
 )
 from roost.cli.render import value_text
-from roost.coerce import coerce_command
-from roost.errors import CommandError
-from roost.models.meta import PropertyKind
+from roost.client import CommandTracker, Verdict
+from roost.mirror import DeviceView
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -46,7 +42,7 @@ def set_(
         float | None, typer.Option(help="Seconds to wait for the device to answer.")
     ] = None,
 ) -> None:
-    """Change properties and wait until the device's state shows it, or its error."""
+    """Change properties and wait for the owner's answer: what it applied, or its error."""
     config = settings()
     values = dict(parse_assignment(a) for a in assignments)
     code, message = run(_set(config, device, values, timeout or config.cli.timeout))
@@ -57,49 +53,41 @@ def set_(
 async def _set(
     config: CliSettings, ref: str, values: dict[str, Any], timeout: float
 ) -> tuple[Exit, str]:
-    async with connected(config) as (bus, view):
+    async with connected(config, events=True, errors=True) as (bus, view):
         try:
             device = view.device(ref)
         except KeyError as exc:
             return Exit.USAGE, str(exc.args[0])
-        props = device.meta.properties if device.meta else {}
-        expected: dict[str, Any] = {}
-        for prop, value in values.items():
-            spec = props.get(prop)
-            if spec is None or not spec.in_state:
-                continue
-            # A value we cannot coerce goes out as given: the owner is the authority on why.
-            with contextlib.suppress(CommandError):
-                expected[prop] = coerce_command(prop, spec, value)
-        buttons = [p for p in values if p in props and props[p].kind is PropertyKind.BUTTON]
-        last_state: dict[str, Any] = {}
-
-        def judge(kind: str, body: dict[str, Any]) -> Verdict | None:
-            if kind == "state":
-                last_state.clear()
-                last_state.update(body)
-                if expected and all(_same(body.get(p), v) for p, v in expected.items()):
-                    shown = ", ".join(
-                        f"{p}={value_text(body.get(p), props.get(p))}" for p in expected
-                    )
-                    return Exit.OK, f"{device.ref}: {shown}"
-            elif buttons and not expected:
-                data = body.get("data") or {}
-                if body.get("event_type") == "press" and data.get("prop") in buttons:
-                    return Exit.OK, f"{device.ref}: pressed {', '.join(buttons)}"
-            return None
-
-        verdict = await send_command(bus, device, values, judge, timeout=timeout)
-        if verdict is not None:
-            return verdict
-        if last_state:
-            shown = ", ".join(f"{p}={last_state.get(p)!r}" for p in values)
-            return Exit.TIMEOUT, f"{device.ref} did not take the change: it reports {shown}"
-        online = "online" if view.online(device) else "offline"
-        return Exit.TIMEOUT, f"no answer from {device.ref} within {timeout:g} s ({online})"
+        tracker = CommandTracker(bus, lambda: view, timeout)
+        remove = view.add_listener(tracker.on_change)
+        try:
+            verdict = await tracker.send(device, values)
+        finally:
+            remove()
+        return EXITS[verdict.status], verdict_text(verdict, device)
 
 
-def _same(actual: Any, wanted: Any) -> bool:
-    if isinstance(actual, int | float) and isinstance(wanted, int | float):
-        return math.isclose(actual, wanted, rel_tol=1e-6, abs_tol=1e-9)
-    return bool(actual == wanted)
+EXITS = {
+    "ok": Exit.OK,
+    "rejected": Exit.REJECTED,
+    "timeout": Exit.TIMEOUT,
+    "unreachable": Exit.UNREACHABLE,
+}
+
+
+def verdict_text(verdict: Verdict, device: DeviceView) -> str:
+    """`n1/fan: duty=55 %`, `pca9685-40: frequency applied as 1017 Hz`, or the reason."""
+    if verdict.error is not None:
+        if verdict.by in ("error", "local"):
+            return f"{device.ref}: {verdict.error.code}: {verdict.error.message}"
+        return verdict.error.message
+    props = device.meta.properties if device.meta else {}
+    shown = [
+        f"{prop} applied as {value_text(value, props.get(prop))}"
+        if prop in verdict.adjusted
+        else f"{prop}={value_text(value, props.get(prop))}"
+        for prop, value in verdict.applied.items()
+    ]
+    if verdict.pressed:
+        shown.append(f"pressed {', '.join(verdict.pressed)}")
+    return f"{device.ref}: {', '.join(shown) or 'done'}"

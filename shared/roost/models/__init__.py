@@ -1,6 +1,7 @@
 """Pydantic models for every payload of the topic contract."""
 
 from roost.models.messages import (
+    AckPayload,
     ErrorBody,
     ErrorPayload,
     EventPayload,
@@ -12,6 +13,7 @@ from roost.models.meta import DeviceMeta, MethodSpec, PropertyKind, PropertySpec
 from roost.models.node import NodeInfo, NodeStats
 
 __all__ = [
+    "AckPayload",
     "DeviceMeta",
     "ErrorBody",
     "ErrorPayload",

@@ -20,6 +20,18 @@ class ErrorPayload(BaseModel):
     ts: str
 
 
+class AckPayload(BaseModel):
+    """Published on a device's `ack` topic once a command that carried an id is applied,
+    after the state that shows it: what the owner applied, which may differ from what was
+    asked (a prescaler's nearest frequency, a 12-bit duty)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | int
+    applied: dict[str, JsonValue] = Field(default_factory=dict)
+    ts: str
+
+
 class EventPhase(StrEnum):
     START = "start"
     UPDATE = "update"

@@ -42,8 +42,8 @@ export const api = {
   get: (path) => call("GET", path),
   post: (path, body) => call("POST", path, body),
   del: (path) => call("DELETE", path),
-  // A command: resolves to the owner's verdict {status, state|error}; never throws for a
-  // rejection, so the control can show the reason next to itself.
+  // A command: resolves to the owner's verdict {status, applied, adjusted, state, error};
+  // never throws for a rejection, so the control can show the reason next to itself.
   async set(ref, values) {
     try {
       return await call("POST", `/api/devices/${ref}/set`, values);

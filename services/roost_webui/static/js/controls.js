@@ -1,6 +1,7 @@
 // One row per property, drawn by its kind: number with unit, dial as a slider, switch as
 // a toggle, button, text input, enum select, image, event. A command goes to the owner and
-// the row shows the owner's answer: its new state, or its error next to the control.
+// the row shows the owner's answer: its new state (and "applied as …" when the hardware
+// did what it could rather than exactly what was asked), or its error next to the control.
 import { h, clear } from "./dom.js";
 import { formatNumber, formatValue, label, ago } from "./format.js";
 import { api } from "./api.js";
@@ -9,6 +10,7 @@ const QUIET_ERRORS = new Set(["superseded"]);
 
 export function propertyRow(store, device, prop, spec) {
   const errorEl = h("div.prop-error", { role: "alert", hidden: true });
+  const noteEl = h("div.prop-note", { role: "status", hidden: true });
   const row = h("div.prop", { dataset: { prop, kind: spec.kind } });
   let pending = 0;
 
@@ -23,14 +25,20 @@ export function propertyRow(store, device, prop, spec) {
     errorEl.textContent = "";
     row.classList.remove("has-error");
   };
+  const showApplied = (verdict) => {
+    const adjusted = verdict.adjusted || {};
+    const shown = prop in adjusted;
+    noteEl.textContent = shown ? `applied as ${formatValue(adjusted[prop], spec)}` : "";
+    noteEl.hidden = !shown;
+  };
   const send = async (value) => {
     pending += 1;
     row.classList.add("pending");
     const verdict = await api.set(device.ref, { [prop]: value });
     pending -= 1;
     if (!pending) row.classList.remove("pending");
-    if (verdict.status === "ok") clearError();
-    else showError(verdict.error || { message: verdict.status });
+    if (verdict.status === "ok") { clearError(); showApplied(verdict); }
+    else { showApplied({}); showError(verdict.error || { message: verdict.status }); }
     if (verdict.status !== "ok") control.update(store.devices.get(device.ref)?.state?.[prop]);
     return verdict;
   };
@@ -40,7 +48,7 @@ export function propertyRow(store, device, prop, spec) {
   for (const input of control.el.matches("input, select, button") ? [control.el] : control.el.querySelectorAll("input, select")) {
     if (!input.getAttribute("aria-label")) input.setAttribute("aria-label", name);
   }
-  row.append(h("span.prop-label", { text: name }), control.el, errorEl);
+  row.append(h("span.prop-label", { text: name }), control.el, noteEl, errorEl);
   control.update(device.state?.[prop]);
   return {
     el: row,
