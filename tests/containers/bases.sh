@@ -12,14 +12,20 @@ force=${1:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# What a base image needs and no more: no Recommends (they bring Perl and compilers), no
+# docs, man pages or translations.
+SLIM=(--variant=minbase --aptopt='Apt::Install-Recommends "false"'
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*'
+  --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*'
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*')
+
 missing() { [ "$force" = --force ] || ! podman image exists "$1"; }
 
 make_python() {
-  mmdebstrap --quiet --variant=minbase --include=python3,python3-pip,python3-venv,ca-certificates \
+  mmdebstrap --quiet "${SLIM[@]}" --include=python3,python3-pip,python3-venv,ca-certificates \
     --customize-hook='for c in /usr/local/share/ca-certificates/*.crt; do [ -e "$c" ] && cp "$c" "$1/usr/local/share/ca-certificates/"; done; true' \
     --customize-hook='chroot "$1" update-ca-certificates >/dev/null' \
     --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED; ln -sf python3 "$1/usr/bin/python"' \
-    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/usr/share/doc/* "$1"/usr/share/man/*' \
     bookworm "$work/python.tar"
   podman import --quiet --change 'CMD ["python3"]' --change 'ENV LANG=C.UTF-8' \
     "$work/python.tar" "$PYTHON_IMAGE" >/dev/null
@@ -28,11 +34,10 @@ make_python() {
 
 make_mosquitto() {
   # Mosquitto starts as root and drops to its own user, as the upstream image does.
-  mmdebstrap --quiet --variant=minbase --include=mosquitto \
+  mmdebstrap --quiet "${SLIM[@]}" --include=mosquitto \
     --customize-hook='mkdir -p "$1"/mosquitto/config "$1"/mosquitto/data "$1"/mosquitto/log' \
     --customize-hook='cp "$1"/etc/mosquitto/mosquitto.conf "$1"/mosquitto/config/mosquitto.conf' \
     --customize-hook='chroot "$1" chown -R mosquitto:mosquitto /mosquitto' \
-    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/usr/share/doc/* "$1"/usr/share/man/*' \
     bookworm "$work/mosquitto.tar"
   podman import --quiet \
     --change 'CMD ["/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"]' \
