@@ -23,7 +23,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/roost/bin:$PATH \
     ROOST_NODE__DATA_DIR=/data
-RUN useradd --create-home --uid 1000 roost && mkdir /data && chown roost /data
+RUN useradd --create-home --uid 1000 roost && mkdir /data && chown roost:roost /data
 VOLUME /data
 WORKDIR /data
 # Shutdown takes at most 2 s (info `stopped`, `offline`, disconnect).

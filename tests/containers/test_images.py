@@ -75,13 +75,18 @@ def structure(service: str) -> dict[str, Any]:
                 "shouldExist": True,
                 "isExecutableBy": "any",
             },
-            {"name": "data dir owned by roost", "path": "/data", "shouldExist": True, "uid": 1000},
             *(
                 {"name": f"no {p}", "path": p, "shouldExist": False}
                 for p in ("/wheels", "/src", "/opt/roost/bin/pip", "/root/.cache/pip")
             ),
         ],
         "commandTests": [
+            {
+                "name": "/data is roost's and writable",
+                "command": "sh",
+                "args": ["-c", "stat -c %u:%g /data && touch /data/.written"],
+                "expectedOutput": ["^1000:1000\n$"],
+            },
             {
                 "name": "runs as roost",
                 "command": "id",

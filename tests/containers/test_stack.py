@@ -22,6 +22,7 @@ import pytest_asyncio
 from roost.bus import Bus
 from roost.settings import MqttSettings
 from roost.testing import Watcher
+from roost_i2c_bridge.sim.greenhouse import DEMO_CHIPS
 
 from .engine import ROOT, SERVICES, Compose, PodmanService, free_port, run
 
@@ -30,7 +31,8 @@ pytestmark = pytest.mark.timeout(2400)  # the first test waits for every image t
 # A sensor the recorder keeps history of, and a setting nothing in the demo changes back.
 SENSOR = ("i2c-bridge/bme280-76", "temperature")
 PWM_TOPIC = "roost/i2c-bridge/pca9685-40"
-CHIPS = ("bme280-76", "pca9685-40")
+# The demo greenhouse's chips on the simulated bus: the bridge's devices once it has scanned.
+CHIPS = [f"{chip['type']}-{chip['address']:02x}" for chip in DEMO_CHIPS]
 FIGURES = ROOT / "test-artifacts" / "containers.json"
 
 
@@ -203,13 +205,14 @@ async def test_down_stops_every_container_cleanly_and_the_data_survives(
 ) -> None:
     before = await history_points(bus)
     async with Watcher(bus, "roost/+/info") as watch:
+        since = watch.mark()
         start = time.monotonic()
         await asyncio.to_thread(stack.compose, "stop", "--timeout", "10")
         stack.figures["stop_s"] = round(time.monotonic() - start, 1)
         stopped = {
             m.topic.split("/")[1]
-            for m in watch.messages
-            if not m.retain and m.payload and m.json().get("state") == "stopped"
+            for m in watch.messages[since:]
+            if m.payload and m.json().get("state") == "stopped"
         }
     # Every node said `stopped` on its way out (a crash or a kill would not).
     assert stopped >= set(SERVICES), set(SERVICES) - stopped
