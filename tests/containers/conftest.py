@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .engine import INSTALL, Builds, PodmanService, build_images, missing_tools
+from .engine import INSTALL, Builds, PodmanService, build_images, missing_tools, run
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +21,12 @@ def images() -> Builds:
 
 @pytest.fixture(scope="session")
 def engine(images: Builds, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
+    """Podman's API; at the end, the anonymous volumes the tests' containers left (each
+    image declares /data a volume) are removed, and no volume that was there before."""
+    before = set(run("podman", "volume", "ls", "--quiet").stdout.split())
     service = PodmanService(tmp_path_factory.mktemp("podman"))
     yield service
     service.stop()
+    left = set(run("podman", "volume", "ls", "--quiet").stdout.split()) - before
+    if left:
+        run("podman", "volume", "rm", *sorted(left), check=False)
