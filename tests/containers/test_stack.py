@@ -24,7 +24,7 @@ from roost.settings import MqttSettings
 from roost.testing import Watcher
 from roost_i2c_bridge.sim.greenhouse import DEMO_CHIPS
 
-from .engine import ROOT, SERVICES, Compose, PodmanService, free_port, run
+from .engine import ROOT, SERVICES, Builds, Compose, PodmanService, free_port, run
 
 pytestmark = pytest.mark.timeout(2400)  # the first test waits for every image to build
 
@@ -48,7 +48,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(engine: PodmanService, images: Any) -> Iterator[Stack]:
+def stack(engine: PodmanService, images: Builds) -> Iterator[Stack]:
     compose = Compose(engine, f"roost-test-{os.getpid()}", free_port(), free_port())
     up_at = time.monotonic()
     compose("up", "--detach", "--no-build")
