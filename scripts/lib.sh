@@ -86,3 +86,10 @@ ensure_venv() {
     2> >(grep -v "^WARNING: Location" >&2)
   printf '%s\n%s\n' "$(install_key)" "$extras" >"$STAMP"
 }
+
+# --- containers: what tests/containers needs (Podman, mmdebstrap, Docker Compose, hadolint,
+# container-structure-test). Kept apart from the above: tests/containers/setup.sh does it
+# all; without root it says what to install, and the container test then fails saying so.
+ensure_container_tools() {
+  bash tests/containers/setup.sh || echo "roost: container tools missing: tests/containers will fail" >&2
+}
