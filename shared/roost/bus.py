@@ -39,7 +39,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
-from roost.backoff import Backoff
+from roost.backoff import reconnect_backoff
 from roost.errors import BusError, RequestTimeout
 from roost.message import Message
 from roost.models.messages import Response
@@ -219,7 +219,7 @@ class Bus:
         self._drained.set()
         self._pending: dict[bytes, asyncio.Future[Response]] = {}
         self._reply_sub: Subscription | None = None
-        self._backoff = Backoff()
+        self._backoff = reconnect_backoff()
         self._connect_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.connects = 0
 
