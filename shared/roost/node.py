@@ -39,7 +39,7 @@ from roost.models.node import NodeInfo, NodeStats
 from roost.outbox import Outgoing
 from roost.procstats import LoopLag, ProcessSample
 from roost.settings import RoostSettings
-from roost.topics import TopicKind, check_device_id, check_name, check_node_id
+from roost.topics import REPLY_USER, TopicKind, check_device_id, check_name, check_node_id
 
 log = logging.getLogger("roost.node")
 
@@ -47,6 +47,7 @@ NodeMethod = Callable[[Any], Awaitable[JsonValue]]
 STATS_INTERVAL = 30.0
 STATS_EXPIRY = 90
 SESSION_EXPIRY = 7 * 24 * 3600
+MAX_REPLY_TOPIC = 1024
 
 
 @dataclass(frozen=True)
@@ -571,6 +572,9 @@ class Node:
         except ValidationError as exc:
             self._respond(message, method, None, None, _request_error(exc))
             return
+        if self._answer_topic(message, method, request) is None:
+            self._respond(message, method, request, None, self._refusal(message, request))
+            return  # the method never runs for a requester that aims its answer elsewhere
         if method in self.methods:
             self._spawn(self._serve(message, method, request), f"request {method}")
         elif method in self._device_methods:
@@ -660,20 +664,44 @@ class Node:
         )
         if error is not None:
             log.info("%s: request %s refused: %s", self, method, error.message)
-        properties = None
-        if message.response_topic:
-            topic = message.response_topic
-            properties = publish_properties(correlation_data=message.correlation_data)
-        elif (
-            request is not None
-            and request.reply_to
-            and _is_reply_topic(request.reply_to, self.topics.reply_base())
-        ):
-            topic = request.reply_to
-        else:
+        topic = self._answer_topic(message, method, request)
+        if topic is None:
             topic = self.topics.response(self.id, method)
+            self._errors += 1
+            log.warning(
+                "%s: request %s asked for its answer at %r, outside the reply space: "
+                "answered at %s",
+                self,
+                method,
+                _asked(message, request)[:200],
+                topic,
+            )
+        properties = None
+        if message.correlation_data is not None:
+            properties = publish_properties(correlation_data=message.correlation_data)
         self.bus.publish_nowait(
             topic, response.model_dump_json(exclude_none=True), properties=properties
+        )
+
+    def _answer_topic(self, message: Message, method: str, request: Request | None) -> str | None:
+        """Where the answer goes: the MQTT 5 response topic or `reply_to` when it lies in
+        the reply space (`<prefix>/reply/<user>/…`) or is this node's own response topic;
+        the node's response topic when none is asked; None for any other destination. A
+        requester must never make a node publish with the node's rights on a topic the
+        requester may not write (the node's availability, its state, its discovery)."""
+        default = self.topics.response(self.id, method)
+        asked = _asked(message, request)
+        if not asked:
+            return default
+        if asked == default or _is_reply_topic(asked, self.topics.reply_base()):
+            return asked
+        return None
+
+    def _refusal(self, message: Message, request: Request | None) -> CommandError:
+        return CommandError(
+            ErrorCode.INVALID_REQUEST,
+            f"response topic {_asked(message, request)[:200]!r} is outside the reply space "
+            f"({self.topics.reply_base()}<user>/…): refused, answered here instead",
         )
 
 
@@ -690,8 +718,22 @@ def _printable(name: object) -> bool:
     return isinstance(name, str) and len(name) <= 64 and name.isprintable()
 
 
+def _asked(message: Message, request: Request | None) -> str:
+    """The destination a request asks for: its MQTT 5 response topic, else `reply_to`."""
+    return message.response_topic or (request.reply_to if request is not None else None) or ""
+
+
 def _is_reply_topic(topic: str, base: str) -> bool:
-    return topic.startswith(base) and "+" not in topic and "#" not in topic
+    """`<base><user>/<rest>`: a user level and at least one more, none empty, no wildcard."""
+    if not topic.startswith(base) or len(topic) > MAX_REPLY_TOPIC:
+        return False
+    levels = topic[len(base) :].split("/")
+    return (
+        len(levels) >= 2
+        and REPLY_USER.match(levels[0]) is not None
+        and all(levels)
+        and not any(c in topic for c in "+#\0")
+    )
 
 
 def _request_error(exc: ValidationError) -> CommandError:
