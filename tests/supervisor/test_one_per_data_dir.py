@@ -1,0 +1,64 @@
+"""One roost per data dir: a second `roost up` on the same data dir says which pid holds
+it and exits non-zero, touching nothing: the first one's apps and broker keep running."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import psutil
+
+from roost_supervisor.datalock import hold_data_dir, lock_path
+
+from .cli_process import clean_env, roost, roost_up
+
+
+def _tree(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
+
+
+async def test_a_locked_data_dir_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with hold_data_dir(data, what="a test"):
+        before = _tree(data)
+        result = await roost("up", cwd=tmp_path, env=clean_env())
+        assert _tree(data) == before  # no accounts, no broker dir, no logs
+    assert result.code != 0
+    assert f"pid {os.getpid()}" in result.err
+    assert "one roost per data dir" in result.err
+    assert "ROOST_NODE__DATA_DIR" in result.err
+    assert lock_path(data).is_file()
+
+
+async def test_a_second_roost_up_leaves_the_first_ones_apps_alone(tmp_path: Path) -> None:
+    sleeper = "import time; time.sleep(600)"
+    (tmp_path / "roost.toml").write_text(
+        f"""
+[up]
+broker = "own"
+port = 0
+
+[supervisor.backup]
+interval = 0
+
+[supervisor.apps.sleeper]
+command = [{json.dumps(sys.executable)}, "-c", {json.dumps(sleeper)}]
+start_secs = 0.3
+"""
+    )
+    async with roost_up(tmp_path, clean_env()) as up:
+        await up.line(r"roost is up: .* 1 of 1 app\(s\) running")
+        family = up.family()
+        assert family
+        second = await roost("up", cwd=tmp_path, env=clean_env())
+        assert second.code != 0
+        assert f"pid {up.process.pid}" in second.err, second.err
+        assert up.process.returncode is None
+        assert all(psutil.pid_exists(pid) for pid in family)
+        assert not any("left running" in line or "stopped" in line for line in up.lines)
+        # The first one still stops cleanly, and only then is the data dir free again.
+        assert await up.interrupt() == 0
+    with hold_data_dir(tmp_path / "data"):
+        pass
