@@ -32,6 +32,7 @@ from roost.clock import iso
 from roost.coerce import coerce_command
 from roost.device import Device, SetHandler
 from roost.errors import CommandError, ErrorCode, TopicError
+from roost.liveness import DuplicateNode, duplicate_message, live_node
 from roost.message import Message
 from roost.models.messages import ErrorBody, ErrorPayload, Request, Response
 from roost.models.meta import DeviceMeta, MethodSpec
@@ -91,6 +92,9 @@ class Node:
         self._lag = LoopLag()
         self._proc = ProcessSample()
         self._running = False
+        self._host: asyncio.Task[Any] | None = None
+        self._unique = asyncio.Event()
+        self.refused: DuplicateNode | None = None
         client_id = self.id if persistent_session else f"{self.id}-{uuid.uuid4().hex[:8]}"
         self.bus = Bus(
             settings.mqtt,
@@ -101,6 +105,7 @@ class Node:
                 self.topics.node_availability(self.id), b"offline", qos=1, retain=True
             ),
             on_connect=self._on_connect,
+            preflight=self._refuse_duplicate,
         )
 
     def __repr__(self) -> str:
@@ -209,9 +214,17 @@ class Node:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+        if self.refused is not None:
+            task = asyncio.current_task()
+            if task is self._host and task is not None and task.cancelling():
+                task.uncancel()  # the cancel was ours, to stop the body: it becomes this error
+            raise self.refused from None
 
     async def start(self) -> None:
+        """Start serving; returns at once, the connection follows (before the first
+        connect, a live node with the same id makes this node refuse: see `refused`)."""
         self._running = True
+        self._host = asyncio.current_task()
         await self._subscribe_own()
         for device in self.devices.values():
             device.start()
@@ -231,8 +244,9 @@ class Node:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(device.stop() for device in self.devices.values()))
         await self._lag.stop()
-        self.publish_retained(self.topics.node_info(self.id), self.info("stopped"))
-        self.publish_retained(self.topics.node_availability(self.id), "offline")
+        if self.refused is None:  # a refused node never connected: the topics are another's
+            self.publish_retained(self.topics.node_info(self.id), self.info("stopped"))
+            self.publish_retained(self.topics.node_availability(self.id), "offline")
         await self.bus.close(flush_timeout=1.5)
         log.info("%s stopped", self)
 
@@ -245,6 +259,25 @@ class Node:
     async def wait_online(self, timeout: float | None = None) -> None:
         """Wait until the connect sequence has completed once."""
         await self.bus.wait_connected(timeout)
+
+    async def confirmed_unique(self) -> None:
+        """Return once the broker has been asked and no live node has this id (a second
+        connection of this process, e.g. a persistent-session one, waits for this)."""
+        await self._unique.wait()
+
+    async def _refuse_duplicate(self) -> None:
+        """Before the first connect: refuse to start when a live node with this id
+        answers on the broker. Cancels the task that started the node; `async with node`
+        then raises DuplicateNode (a ConfigError: the service exits with code 2)."""
+        info = await live_node(self.settings.mqtt, self.id)
+        if info is None:
+            self._unique.set()
+            return
+        self.refused = DuplicateNode(duplicate_message(self.id, info, self.settings.mqtt))
+        log.error("%s", self.refused)
+        if self._host is not None and not self._host.done():
+            self._host.cancel()
+        raise self.refused
 
     # the connect sequence --------------------------------------------------------------
     async def _subscribe_own(self) -> None:

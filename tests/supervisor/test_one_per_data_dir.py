@@ -62,3 +62,60 @@ start_secs = 0.3
         assert await up.interrupt() == 0
     with hold_data_dir(tmp_path / "data"):
         pass
+
+
+async def test_a_second_roost_up_on_the_same_broker_refuses_its_live_node_ids(
+    tmp_path: Path,
+) -> None:
+    """Another data dir, the same broker: its supervisor's id is live, so it refuses
+    before starting any app, and the first system's nodes are never marked stopped."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    sleeper = "import time; time.sleep(600)"
+    (first / "roost.toml").write_text(
+        f"""
+[up]
+broker = "own"
+port = 0
+
+[supervisor.backup]
+interval = 0
+
+[supervisor.apps.sleeper]
+command = [{json.dumps(sys.executable)}, "-c", {json.dumps(sleeper)}]
+start_secs = 0.3
+"""
+    )
+    async with roost_up(first, clean_env()) as up:
+        port = (await up.line(r"Mosquitto on 127\.0\.0\.1:(\d+)"))[1]
+        await up.line(r"roost is up: .* 1 of 1 app\(s\) running")
+        family = up.family()
+        (second / "roost.toml").write_text(
+            f"""
+[up]
+broker = "external"
+
+[mqtt]
+port = {port}
+
+[supervisor.backup]
+interval = 0
+
+[supervisor.apps.sleeper]
+command = [{json.dumps(sys.executable)}, "-c", {json.dumps(sleeper)}]
+start_secs = 0.3
+"""
+        )
+        again = await roost("up", cwd=second, env=clean_env())
+        assert again.code == 2, (again.out, again.err)
+        assert "'supervisor' is already live" in again.err
+        assert "ROOST_NODE__ID" in again.err
+        assert "roost is up" not in again.out
+        env = clean_env(ROOST_MQTT__PORT=port)
+        ps = await roost("ps", "--json", cwd=first, env=env)
+        assert ps.code == 0, ps.err
+        rows = {row["app"]: row for row in json.loads(ps.out)}
+        assert rows["supervisor/sleeper"]["state"] == "running"
+        assert rows["supervisor/sleeper"]["pid"] in family
+        assert all(psutil.pid_exists(pid) for pid in family)
