@@ -39,6 +39,7 @@ from roost.models.meta import DeviceMeta, MethodSpec
 from roost.models.node import NodeInfo, NodeStats
 from roost.outbox import Outgoing
 from roost.procstats import LoopLag, ProcessSample
+from roost.session import session_client_id
 from roost.settings import RoostSettings
 from roost.topics import REPLY_USER, TopicKind, check_device_id, check_name, check_node_id
 
@@ -95,7 +96,13 @@ class Node:
         self._host: asyncio.Task[Any] | None = None
         self._unique = asyncio.Event()
         self.refused: DuplicateNode | None = None
-        client_id = self.id if persistent_session else f"{self.id}-{uuid.uuid4().hex[:8]}"
+        # A persistent session's client id is a secret of the data dir (roost.session):
+        # nobody else can take the session over. Others are random, never reused.
+        client_id = (
+            session_client_id(settings.node.data_dir, self.id)
+            if persistent_session
+            else f"{self.id}-{uuid.uuid4().hex}"
+        )
         self.bus = Bus(
             settings.mqtt,
             client_id=client_id,
