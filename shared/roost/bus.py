@@ -196,7 +196,7 @@ class Bus:
     ) -> None:
         self.settings = settings
         self.topics: Topics = settings.topics()
-        self.client_id = client_id or f"roost-{uuid.uuid4().hex[:10]}"
+        self.client_id = client_id or f"roost-{uuid.uuid4().hex}"
         self.reply_user = settings.username or self.client_id
         self.counters = BusCounters()
         self.connected = asyncio.Event()

@@ -75,5 +75,5 @@ def duplicate_message(node_id: str, info: NodeInfo, settings: MqttSettings) -> s
         f"node id {node_id!r} is already live on the broker at {where} ({who}, service "
         f"{info.service}, started {info.started}): refusing to start a second node with "
         f"that id. Stop that one, or give this one another id with ROOST_NODE__ID=<id> "
-        f"or `[node] id = \"<id>\"` in its config"
+        f'or `[node] id = "<id>"` in its config'
     )
