@@ -3,6 +3,7 @@ it and exits non-zero, touching nothing: the first one's apps and broker keep ru
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from roost.testing.broker import free_port
 from roost_supervisor.datalock import hold_data_dir, lock_path
 
 from .cli_process import clean_env, roost, roost_up
@@ -30,6 +32,23 @@ async def test_a_locked_data_dir_is_refused_before_anything_is_made(tmp_path: Pa
     assert "one roost per data dir" in result.err
     assert "ROOST_NODE__DATA_DIR" in result.err
     assert lock_path(data).is_file()
+
+
+async def test_roost_supervisor_alone_takes_the_same_lock(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    supervisor = str(Path(sys.executable).parent / "roost-supervisor")
+    with hold_data_dir(data, what="a test"):
+        process = await asyncio.create_subprocess_exec(
+            supervisor,
+            cwd=tmp_path,
+            env=clean_env(ROOST_NODE__DATA_DIR=str(data), ROOST_MQTT__PORT=str(free_port())),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(60):
+            _, err = await process.communicate()
+    assert process.returncode == 2
+    assert f"a test, pid {os.getpid()}" in err.decode()
+    assert not (data / "supervisor").exists()
 
 
 async def test_a_second_roost_up_leaves_the_first_ones_apps_alone(tmp_path: Path) -> None:
