@@ -197,7 +197,9 @@ class Bus:
         self.settings = settings
         self.topics: Topics = settings.topics()
         self.client_id = client_id or f"roost-{uuid.uuid4().hex}"
-        self.reply_user = settings.username or self.client_id
+        # The inbox is named by the login; an anonymous client gets a random name, never
+        # its client id, which for a persistent session is a secret (roost.session).
+        self.reply_user = settings.username or f"anon-{uuid.uuid4().hex}"
         self.counters = BusCounters()
         self.connected = asyncio.Event()
         self.disconnected = asyncio.Event()  # set from a loss until the next connect

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiomqtt
 
+from roost.bus import Bus
 from roost.node import Node
 from roost.session import session_client_id, session_path
 from roost.settings import RoostSettings
@@ -51,3 +52,18 @@ async def test_connecting_with_the_node_id_does_not_kick_a_persistent_session(
                 await intruder.publish("x/y", b"1", qos=1)
         await node.bus.request(node.id, "ping", timeout=5)  # its own connection answers
         assert node.bus.connects == 1 and node.bus.connected.is_set()
+
+
+async def test_the_session_id_never_appears_in_a_topic(roost_settings: RoostSettings) -> None:
+    """Anonymous clients' reply inboxes are named at random: a node's first-connect sync
+    marker must not publish its secret client id for every reader of the reply tree."""
+    seen: list[str] = []
+    async with Bus(roost_settings.mqtt, reconnect=False) as observer:
+        await observer.subscribe(f"{roost_settings.mqtt.prefix}/#", lambda m: seen.append(m.topic))
+        node = Node(roost_settings, service="test", node_id="quiet", persistent_session=True)
+        async with node:
+            await node.wait_online(10)
+            await node.bus.request(node.id, "ping", timeout=5)
+            await observer.sync()
+        secret = node.bus.client_id.removeprefix("quiet-")
+        assert seen and not [topic for topic in seen if secret in topic]
