@@ -23,6 +23,7 @@ from roost.errors import ConfigError
 from roost.models.messages import ErrorPayload
 from roost.node import Node
 from roost.service import run_service, run_until_signalled
+from roost.session import session_client_id
 from roost_recorder.history import EventsParams, History, HistoryParams, SeriesParams
 from roost_recorder.ingest import Ingest
 from roost_recorder.lineprotocol import LineProtocol
@@ -110,7 +111,10 @@ class Recorder:
         node = Node(settings, service=SERVICE)
         ingest_bus = Bus(
             settings.mqtt,
-            client_id=node.id,
+            # A session only this data dir can name; connected only once no live recorder
+            # has this node id (the node's own check), so it never takes one's session.
+            client_id=session_client_id(settings.node.data_dir, node.id),
+            preflight=node.confirmed_unique,
             clean_start=False,
             session_expiry=round(section.session_expiry_days * 86400),
             manual_ack=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from roost.service import run_service, until_signalled
 from roost.settings import config_path
+from roost_supervisor.datalock import hold_data_dir
 from roost_supervisor.launch import Launcher
 from roost_supervisor.services import planned_apps
 from roost_supervisor.settings import Settings
@@ -15,7 +16,10 @@ async def serve(settings: Settings) -> None:
     apps = planned_apps(settings)
     launcher = Launcher(settings.mqtt, settings.node.data_dir, config=config_path())
     supervisor = Supervisor(settings, apps, launcher)
-    with keep_own_log(supervisor.data_dir, settings.supervisor.logs):
+    with (
+        hold_data_dir(supervisor.data_dir.resolve(), what="roost-supervisor"),
+        keep_own_log(supervisor.data_dir, settings.supervisor.logs),
+    ):
         await supervisor.serve(until_signalled())
 
 

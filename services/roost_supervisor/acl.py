@@ -110,4 +110,18 @@ def render(users: dict[str, Role], topics: Topics, *, anonymous: bool) -> str:
         role = users[user]
         lines += ["", f"# {user}: {role.value}", f"user {user}"]
         lines += [f"topic {access} {topic}" for access, topic in rules_for(role, user, topics)]
+        if role in CLOSED_INBOXES:
+            lines += [f"topic deny {topic}" for topic in _other_inboxes(users, user, topics)]
     return "\n".join(lines) + "\n"
+
+
+# Roles that read everything under the prefix but never answer a request: they must not
+# read the answers others asked for (a viewer reading the admin's `logs`). Mosquitto
+# checks `deny` before any grant; a deny covers writing too, which these roles never
+# need outside their own inbox. Nodes that read everything (observers, controllers) also
+# answer requests, so they keep writing (and reading) the reply tree.
+CLOSED_INBOXES = frozenset({Role.CLIENT, Role.HOMEASSISTANT, Role.VIEWER})
+
+
+def _other_inboxes(users: dict[str, Role], user: str, topics: Topics) -> list[str]:
+    return [topics.replies(other) for other in sorted(users) if other != user]

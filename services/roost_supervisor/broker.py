@@ -164,7 +164,10 @@ class OwnBroker:
         return text.rstrip("\n") + "\n" + "\n".join(extra) + "\n"
 
     async def start(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Its log and persistence file name every client id, including a persistent
+        # session's secret one (roost.session): readable by roost's user only.
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory.chmod(0o700)
         self.conf_path.write_text(self.render())
         stderr_path = self.directory / "mosquitto.stderr"
         with stderr_path.open("wb") as stderr:

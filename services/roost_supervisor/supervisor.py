@@ -41,6 +41,9 @@ log = logging.getLogger("roost_supervisor")
 
 # A `logs` answer stays well under any broker's packet limit.
 MAX_LOG_RESPONSE = 512 * 1024
+# How long apps wait for the check that no live supervisor has this node id; a broker
+# that cannot be reached yet (it may be one of the apps) does not hold them longer.
+UNIQUE_WAIT = 5.0
 
 
 class LogsParams(BaseModel):
@@ -174,6 +177,11 @@ class Supervisor:
         if until is not None:
             waiters.append(asyncio.ensure_future(until))
         async with self.node:
+            # A supervisor with this id already live on the broker (a second system on
+            # it): the node refuses and cancels this block before any app has started.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(UNIQUE_WAIT):
+                    await self.node.confirmed_unique()
             await self.board.attach(self.node.bus)
             for actor in self.actors.values():
                 self._spawn(actor.run(), f"actor {actor.name}")

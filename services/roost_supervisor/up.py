@@ -19,6 +19,7 @@ from pathlib import Path
 from roost_supervisor.accounts import ADMIN, initialise
 from roost_supervisor.broker import BrokerPlan, plan_broker
 from roost_supervisor.configcheck import AppConfigErrors, check_app_configs
+from roost_supervisor.datalock import hold_data_dir
 from roost_supervisor.launch import Launcher
 from roost_supervisor.services import demo_left_out, planned_apps
 from roost_supervisor.settings import AppSpec, Settings
@@ -67,7 +68,8 @@ class Stopper:
 
 
 async def run_up(settings: Settings, *, config: Path | None, say: Say) -> None:
-    with Stopper(say) as stopper:
+    # One roost per data dir, before anything in it is touched (accounts, broker, apps).
+    with Stopper(say) as stopper, hold_data_dir(settings.node.data_dir.resolve()):
         await _run_up(settings, config, say, stopper)
 
 

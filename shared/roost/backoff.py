@@ -5,6 +5,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+# A lost broker is retried at least this often, however long it was away: a broker that
+# returns after a minute has every node back within a few seconds, not after a 30 s
+# sleep. A refused connection costs the broker next to nothing, so a short cap is cheap.
+RECONNECT_INITIAL = 0.25
+RECONNECT_CAP = 3.0
+
 
 @dataclass
 class Backoff:
@@ -22,3 +28,9 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
+
+
+def reconnect_backoff() -> Backoff:
+    """The broker reconnect schedule: 0.25 s doubling to a 3 s cap, jittered so that many
+    nodes do not knock at the same instant when the broker returns."""
+    return Backoff(initial=RECONNECT_INITIAL, maximum=RECONNECT_CAP)

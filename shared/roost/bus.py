@@ -39,8 +39,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
-from roost.backoff import Backoff
-from roost.errors import BusError, RequestTimeout
+from roost.backoff import reconnect_backoff
+from roost.errors import BusError, RequestTimeout, RoostError
 from roost.message import Message
 from roost.models.messages import Response
 from roost.outbox import Outbox, Outgoing
@@ -51,6 +51,7 @@ log = logging.getLogger("roost.bus")
 
 Handler = Callable[[Message], None]
 OnConnect = Callable[["Connection"], Awaitable[None]]
+Preflight = Callable[[], Awaitable[None]]
 
 PUBLISH_TIMEOUT = 15.0
 MAX_ATTEMPTS = 3
@@ -172,7 +173,9 @@ class Bus:
 
     With `reconnect=True` (services) entering returns at once and the bus keeps
     reconnecting with backoff; with `reconnect=False` (the CLI) entering connects or
-    raises BusError with a line a person can act on.
+    raises BusError with a line a person can act on. `preflight`, when given, runs before
+    every attempt until the first connect succeeds: a BusError from it is retried like a
+    failed connect, any other RoostError ends the bus for good (`failure`), unconnected.
     """
 
     def __init__(
@@ -189,11 +192,14 @@ class Bus:
         outbox_limit: int = 10_000,
         manual_ack: bool = False,
         receive_maximum: int | None = None,
+        preflight: Preflight | None = None,
     ) -> None:
         self.settings = settings
         self.topics: Topics = settings.topics()
-        self.client_id = client_id or f"roost-{uuid.uuid4().hex[:10]}"
-        self.reply_user = settings.username or self.client_id
+        self.client_id = client_id or f"roost-{uuid.uuid4().hex}"
+        # The inbox is named by the login; an anonymous client gets a random name, never
+        # its client id, which for a persistent session is a secret (roost.session).
+        self.reply_user = settings.username or f"anon-{uuid.uuid4().hex}"
         self.counters = BusCounters()
         self.connected = asyncio.Event()
         self.disconnected = asyncio.Event()  # set from a loss until the next connect
@@ -206,6 +212,8 @@ class Bus:
         self._connect_timeout = connect_timeout
         self._manual_ack = manual_ack
         self._receive_maximum = receive_maximum
+        self._preflight = preflight
+        self.failure: RoostError | None = None  # why the bus gave up for good (preflight)
         self._generation = 0
         self._outbox = Outbox(outbox_limit)
         self._subs: dict[str, _Sub] = {}
@@ -219,7 +227,7 @@ class Bus:
         self._drained.set()
         self._pending: dict[bytes, asyncio.Future[Response]] = {}
         self._reply_sub: Subscription | None = None
-        self._backoff = Backoff()
+        self._backoff = reconnect_backoff()
         self._connect_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.connects = 0
 
@@ -350,8 +358,12 @@ class Bus:
         backoff = self._backoff
         while True:
             error: BaseException | None = None
+            fatal: RoostError | None = None
             try:
-                await self._serve()
+                if self._preflight is not None and self.connects == 0:
+                    fatal = await self._run_preflight(self._preflight)
+                if fatal is None:
+                    await self._serve()
             except* Exception as group:
                 error = group.exceptions[0]
                 if not isinstance(error, aiomqtt.MqttError | OSError | BusError):
@@ -359,6 +371,10 @@ class Bus:
             self.connected.clear()
             self.disconnected.set()
             self._conn = None
+            if fatal is not None:
+                self.failure = fatal
+                log.error("not connecting to %s: %s", self._where(), fatal)
+                return
             if self._closing:
                 return
             reason = _reason(error)
@@ -372,6 +388,18 @@ class Bus:
             delay = backoff.next()
             log.warning("broker %s: %s; reconnecting in %.1f s", self._where(), reason, delay)
             await asyncio.sleep(delay)
+
+    @staticmethod
+    async def _run_preflight(preflight: Preflight) -> RoostError | None:
+        """The check's verdict: None to connect, an error to give up; a BusError (no
+        broker yet) propagates and is retried like a failed connect."""
+        try:
+            await preflight()
+        except BusError:
+            raise
+        except RoostError as exc:
+            return exc
+        return None
 
     async def _serve(self) -> None:
         self._generation += 1

@@ -32,14 +32,16 @@ from roost.clock import iso
 from roost.coerce import coerce_command
 from roost.device import Device, SetHandler
 from roost.errors import CommandError, ErrorCode, TopicError
+from roost.liveness import DuplicateNode, duplicate_message, live_node
 from roost.message import Message
 from roost.models.messages import AckPayload, ErrorBody, ErrorPayload, Request, Response
 from roost.models.meta import DeviceMeta, MethodSpec
 from roost.models.node import NodeInfo, NodeStats
 from roost.outbox import Outgoing
 from roost.procstats import LoopLag, ProcessSample
+from roost.session import session_client_id
 from roost.settings import RoostSettings
-from roost.topics import TopicKind, check_device_id, check_name, check_node_id
+from roost.topics import REPLY_USER, TopicKind, check_device_id, check_name, check_node_id
 
 log = logging.getLogger("roost.node")
 
@@ -47,6 +49,7 @@ NodeMethod = Callable[[Any], Awaitable[JsonValue]]
 STATS_INTERVAL = 30.0
 STATS_EXPIRY = 90
 SESSION_EXPIRY = 7 * 24 * 3600
+MAX_REPLY_TOPIC = 1024
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,16 @@ class Node:
         self._lag = LoopLag()
         self._proc = ProcessSample()
         self._running = False
-        client_id = self.id if persistent_session else f"{self.id}-{uuid.uuid4().hex[:8]}"
+        self._host: asyncio.Task[Any] | None = None
+        self._unique = asyncio.Event()
+        self.refused: DuplicateNode | None = None
+        # A persistent session's client id is a secret of the data dir (roost.session):
+        # nobody else can take the session over. Others are random, never reused.
+        client_id = (
+            session_client_id(settings.node.data_dir, self.id)
+            if persistent_session
+            else f"{self.id}-{uuid.uuid4().hex}"
+        )
         self.bus = Bus(
             settings.mqtt,
             client_id=client_id,
@@ -100,6 +112,7 @@ class Node:
                 self.topics.node_availability(self.id), b"offline", qos=1, retain=True
             ),
             on_connect=self._on_connect,
+            preflight=self._refuse_duplicate,
         )
 
     def __repr__(self) -> str:
@@ -208,9 +221,17 @@ class Node:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+        if self.refused is not None:
+            task = asyncio.current_task()
+            if task is self._host and task is not None and task.cancelling():
+                task.uncancel()  # the cancel was ours, to stop the body: it becomes this error
+            raise self.refused from None
 
     async def start(self) -> None:
+        """Start serving; returns at once, the connection follows (before the first
+        connect, a live node with the same id makes this node refuse: see `refused`)."""
         self._running = True
+        self._host = asyncio.current_task()
         await self._subscribe_own()
         for device in self.devices.values():
             device.start()
@@ -230,8 +251,9 @@ class Node:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(device.stop() for device in self.devices.values()))
         await self._lag.stop()
-        self.publish_retained(self.topics.node_info(self.id), self.info("stopped"))
-        self.publish_retained(self.topics.node_availability(self.id), "offline")
+        if self.refused is None:  # a refused node never connected: the topics are another's
+            self.publish_retained(self.topics.node_info(self.id), self.info("stopped"))
+            self.publish_retained(self.topics.node_availability(self.id), "offline")
         await self.bus.close(flush_timeout=1.5)
         log.info("%s stopped", self)
 
@@ -244,6 +266,25 @@ class Node:
     async def wait_online(self, timeout: float | None = None) -> None:
         """Wait until the connect sequence has completed once."""
         await self.bus.wait_connected(timeout)
+
+    async def confirmed_unique(self) -> None:
+        """Return once the broker has been asked and no live node has this id (a second
+        connection of this process, e.g. a persistent-session one, waits for this)."""
+        await self._unique.wait()
+
+    async def _refuse_duplicate(self) -> None:
+        """Before the first connect: refuse to start when a live node with this id
+        answers on the broker. Cancels the task that started the node; `async with node`
+        then raises DuplicateNode (a ConfigError: the service exits with code 2)."""
+        info = await live_node(self.settings.mqtt, self.id)
+        if info is None:
+            self._unique.set()
+            return
+        self.refused = DuplicateNode(duplicate_message(self.id, info, self.settings.mqtt))
+        log.error("%s", self.refused)
+        if self._host is not None and not self._host.done():
+            self._host.cancel()
+        raise self.refused
 
     # the connect sequence --------------------------------------------------------------
     async def _subscribe_own(self) -> None:
@@ -593,6 +634,9 @@ class Node:
         except ValidationError as exc:
             self._respond(message, method, None, None, _request_error(exc))
             return
+        if self._answer_topic(message, method, request) is None:
+            self._respond(message, method, request, None, self._refusal(message, request))
+            return  # the method never runs for a requester that aims its answer elsewhere
         if method in self.methods:
             self._spawn(self._serve(message, method, request), f"request {method}")
         elif method in self._device_methods:
@@ -682,20 +726,44 @@ class Node:
         )
         if error is not None:
             log.info("%s: request %s refused: %s", self, method, error.message)
-        properties = None
-        if message.response_topic:
-            topic = message.response_topic
-            properties = publish_properties(correlation_data=message.correlation_data)
-        elif (
-            request is not None
-            and request.reply_to
-            and _is_reply_topic(request.reply_to, self.topics.reply_base())
-        ):
-            topic = request.reply_to
-        else:
+        topic = self._answer_topic(message, method, request)
+        if topic is None:
             topic = self.topics.response(self.id, method)
+            self._errors += 1
+            log.warning(
+                "%s: request %s asked for its answer at %r, outside the reply space: "
+                "answered at %s",
+                self,
+                method,
+                _asked(message, request)[:200],
+                topic,
+            )
+        properties = None
+        if message.correlation_data is not None:
+            properties = publish_properties(correlation_data=message.correlation_data)
         self.bus.publish_nowait(
             topic, response.model_dump_json(exclude_none=True), properties=properties
+        )
+
+    def _answer_topic(self, message: Message, method: str, request: Request | None) -> str | None:
+        """Where the answer goes: the MQTT 5 response topic or `reply_to` when it lies in
+        the reply space (`<prefix>/reply/<user>/…`) or is this node's own response topic;
+        the node's response topic when none is asked; None for any other destination. A
+        requester must never make a node publish with the node's rights on a topic the
+        requester may not write (the node's availability, its state, its discovery)."""
+        default = self.topics.response(self.id, method)
+        asked = _asked(message, request)
+        if not asked:
+            return default
+        if asked == default or _is_reply_topic(asked, self.topics.reply_base()):
+            return asked
+        return None
+
+    def _refusal(self, message: Message, request: Request | None) -> CommandError:
+        return CommandError(
+            ErrorCode.INVALID_REQUEST,
+            f"response topic {_asked(message, request)[:200]!r} is outside the reply space "
+            f"({self.topics.reply_base()}<user>/…): refused, answered here instead",
         )
 
 
@@ -712,8 +780,22 @@ def _printable(name: object) -> bool:
     return isinstance(name, str) and len(name) <= 64 and name.isprintable()
 
 
+def _asked(message: Message, request: Request | None) -> str:
+    """The destination a request asks for: its MQTT 5 response topic, else `reply_to`."""
+    return message.response_topic or (request.reply_to if request is not None else None) or ""
+
+
 def _is_reply_topic(topic: str, base: str) -> bool:
-    return topic.startswith(base) and "+" not in topic and "#" not in topic
+    """`<base><user>/<rest>`: a user level and at least one more, none empty, no wildcard."""
+    if not topic.startswith(base) or len(topic) > MAX_REPLY_TOPIC:
+        return False
+    levels = topic[len(base) :].split("/")
+    return (
+        len(levels) >= 2
+        and REPLY_USER.match(levels[0]) is not None
+        and all(levels)
+        and not any(c in topic for c in "+#\0")
+    )
 
 
 def _request_error(exc: ValidationError) -> CommandError:

@@ -26,6 +26,7 @@ import pytest
 
 from roost.bus import Bus
 from roost.clock import iso, parse_iso
+from roost.session import session_client_id
 from roost.settings import MqttSettings
 from roost.testing.broker import MosquittoBroker
 from roost.testing.plugin import settings_for
@@ -143,6 +144,7 @@ class RecorderProcess:
         # A node id per round: the session of an earlier round would otherwise still be
         # queueing the bare subscriber's burst for it.
         self.node = node
+        self.data = data
         self.env = {
             "ROOST_NODE__ID": node,
             **os.environ,
@@ -188,7 +190,8 @@ class RecorderProcess:
             self.proc.terminate()
             await self.proc.wait()
         # End its persistent session, or the broker keeps queueing later bursts for it.
-        async with Bus(settings, client_id=self.node, reconnect=False):
+        client_id = session_client_id(self.data, self.node)
+        async with Bus(settings, client_id=client_id, reconnect=False):
             pass
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -138,3 +139,16 @@ async def test_a_broker_left_by_an_earlier_run_is_replaced(tmp_path: Path) -> No
 def test_up_settings_refuse_anonymous_with_a_network_listener() -> None:
     with pytest.raises(ValueError, match="anonymous = false"):
         UpSection(listen=["0.0.0.0:1883"])
+
+
+async def test_the_brokers_files_are_private_to_roosts_user(tmp_path: Path) -> None:
+    """Its log and persistence file hold every client id, a persistent session's secret
+    one too: nobody else on the machine may read them."""
+    data = tmp_path / "data"
+    initialise(data, Topics())
+    plan = await plan_broker(up_settings(data, port=free_port()), data)
+    assert plan.own is not None
+    async with started(plan):
+        async with Bus(plan.mqtt(MqttSettings(), data), reconnect=False) as bus:
+            await bus.sync()
+        assert stat.S_IMODE(plan.own.directory.stat().st_mode) == 0o700
