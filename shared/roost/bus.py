@@ -40,10 +40,11 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from roost.backoff import Backoff
-from roost.errors import BusError, RequestTimeout
+from roost.errors import BusError, RequestTimeout, TooLarge
 from roost.message import Message
 from roost.models.messages import Response
 from roost.outbox import Outbox, Outgoing
+from roost.packets import MQTT_MAX_PACKET, publish_size
 from roost.settings import MqttSettings
 from roost.topics import Topics
 
@@ -99,6 +100,7 @@ class BusCounters:
     received: int = 0
     sent: int = 0
     errors: int = 0
+    too_large: int = 0  # refused: over the broker's packet limit (also counted in errors)
 
 
 class Subscription:
@@ -140,6 +142,8 @@ class Connection:
         await self.client.unsubscribe(topic_filter)
 
     async def publish(self, item: Outgoing) -> None:
+        if self.bus._too_large(item):
+            return
         await self.client.publish(
             item.topic,
             item.payload,
@@ -222,6 +226,7 @@ class Bus:
         self._backoff = Backoff()
         self._connect_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.connects = 0
+        self.broker_max_packet: int | None = None  # from the last CONNACK, if it said
 
     # life cycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -344,7 +349,48 @@ class Bus:
         client.pending_calls_threshold = s.max_inflight + 16
         if self._manual_ack:
             client._client.manual_ack_set(True)
+        self._watch_connack(client)
         return client
+
+    def _watch_connack(self, client: aiomqtt.Client) -> None:
+        """Keep the broker's Maximum Packet Size from the CONNACK (aiomqtt drops it)."""
+        inner: Any = client._client.on_connect
+
+        def on_connect(
+            paho: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+        ) -> None:
+            limit = getattr(properties, "MaximumPacketSize", None) if properties else None
+            self.broker_max_packet = limit if isinstance(limit, int) else None
+            inner(paho, userdata, flags, reason, properties)
+
+        client._client.on_connect = on_connect
+
+    @property
+    def max_packet(self) -> int:
+        """The largest packet we may send: the broker's limit and `[mqtt] max_packet_bytes`."""
+        limits = [MQTT_MAX_PACKET, self.broker_max_packet, self.settings.max_packet_bytes]
+        return min(limit for limit in limits if limit)
+
+    def fits(
+        self, topic: str, payload: bytes, *, qos: int = 1, properties: Properties | None = None
+    ) -> bool:
+        """Whether a message goes through the broker's packet limit."""
+        return publish_size(topic, len(payload), qos, properties) <= self.max_packet
+
+    def _too_large(self, item: Outgoing) -> bool:
+        """Refuse `item` if it is over the packet limit: resolved with TooLarge, counted,
+        logged. Sending it would only make the broker drop the connection, again and again
+        after every reconnect while it stays queued."""
+        size = publish_size(item.topic, len(item.payload), item.qos, item.properties)
+        limit = self.max_packet
+        if size <= limit:
+            return False
+        self.counters.too_large += 1
+        self.counters.errors += 1
+        error = TooLarge(item.topic, size, limit)
+        log.error("%s", error)
+        item.resolve(error)
+        return True
 
     async def _run(self) -> None:
         backoff = self._backoff
@@ -530,10 +576,13 @@ class Bus:
         properties: Properties | None = None,
         timeout: float | None = None,
     ) -> None:
-        """Queue a publish and wait until the broker has it (PUBACK for QoS 1)."""
+        """Queue a publish and wait until the broker has it (PUBACK for QoS 1); raises
+        TooLarge for a message over the broker's packet limit."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         item = Outgoing(topic, encode(payload), qos, retain, properties, waiters=[done])
         if not self._queue(item):
+            if done.done():
+                done.result()  # raises why it was refused
             raise BusError(f"outbox full ({self._outbox.limit}); dropped publish to {topic}")
         try:
             async with asyncio.timeout(timeout):
@@ -542,6 +591,8 @@ class Bus:
             raise BusError(f"publish to {topic} not acknowledged within {timeout} s") from None
 
     def _queue(self, item: Outgoing) -> bool:
+        if self._too_large(item):
+            return False
         queued = self._outbox.put(item)
         if queued:
             self._drained.clear()
@@ -579,6 +630,8 @@ class Bus:
 
     async def _send(self, conn: Connection, item: Outgoing, window: asyncio.Semaphore) -> None:
         try:
+            if self._too_large(item):  # queued before this connection's CONNACK said
+                return
             await conn.publish(item)
         except asyncio.CancelledError:
             self._outbox.put_front(item)

@@ -672,9 +672,19 @@ class Node:
             topic = request.reply_to
         else:
             topic = self.topics.response(self.id, method)
-        self.bus.publish_nowait(
-            topic, response.model_dump_json(exclude_none=True), properties=properties
-        )
+        payload = response.model_dump_json(exclude_none=True).encode()
+        if not self.bus.fits(topic, payload, properties=properties):
+            # Sent as it is, the broker would drop the connection: say so instead.
+            log.error("%s: the answer to %s is over the broker's packet limit", self, method)
+            self._errors += 1
+            too_large = ErrorBody(
+                code=ErrorCode.TOO_LARGE,
+                message=f"the answer of {len(payload)} bytes is over the broker's packet "
+                f"limit of {self.bus.max_packet} bytes; ask for less (limit, a shorter range)",
+            )
+            response = Response(id=request_id, status="error", error=too_large)
+            payload = response.model_dump_json(exclude_none=True).encode()
+        self.bus.publish_nowait(topic, payload, properties=properties)
 
 
 def _correlation(message: Message) -> str | int | None:

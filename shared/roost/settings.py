@@ -66,6 +66,9 @@ class MqttSettings(Section):
     ha_birth_delay: tuple[float, float] = (1.0, 5.0)
     max_command_bytes: int = Field(default=65536, ge=256)
     max_inflight: int = Field(default=100, ge=1, le=65535)
+    # The largest packet this client sends (None: what the broker announces, else MQTT's
+    # 256 MB); bigger messages are refused before they reach the broker.
+    max_packet_bytes: int | None = Field(default=None, ge=1024)
 
     @field_validator("prefix", "discovery_prefix")
     @classmethod

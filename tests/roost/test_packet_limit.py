@@ -1,0 +1,89 @@
+"""A message over the broker's packet limit is refused by the bus, never sent: sent, the
+broker would close the connection, and a queued message would go out again after every
+reconnect, so the node would loop disconnecting and answer nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from pydantic import JsonValue
+
+from roost.bus import Bus
+from roost.errors import TooLarge
+from roost.node import Node
+from roost.settings import RoostSettings
+from roost.testing import Watcher
+from roost.testing.broker import MosquittoBroker
+from roost.testing.plugin import settings_for
+
+from .nodes import FAN
+
+LIMIT = 4096
+
+
+@pytest.fixture
+def small_broker(tmp_path: Path) -> AsyncIterator[MosquittoBroker]:
+    broker = MosquittoBroker(tmp_path / "small", extra_config=f"max_packet_size {LIMIT}")
+    broker.start()
+    yield broker  # type: ignore[misc]
+    broker.stop()
+
+
+@pytest_asyncio.fixture
+async def big_answers(small_broker: MosquittoBroker, tmp_path: Path) -> AsyncIterator[Node]:
+    node = Node(settings_for(small_broker, tmp_path), service="test", node_id="big")
+
+    async def blob(params: dict[str, int]) -> JsonValue:
+        return {"text": "x" * params.get("size", 10)}
+
+    node.add_method("blob", blob)
+    node.add_device("fan", FAN)
+    async with node:
+        await node.wait_online(5)
+        yield node
+
+
+async def test_the_bus_knows_the_brokers_limit_and_refuses_what_is_over_it(
+    big_answers: Node,
+) -> None:
+    bus = big_answers.bus
+    assert bus.broker_max_packet == LIMIT
+    assert bus.max_packet == LIMIT
+    topic = bus.topics.event(big_answers.id, "fan")
+    assert not bus.publish_nowait(topic, b"x" * LIMIT)
+    with pytest.raises(TooLarge, match=f"over the broker's packet limit of {LIMIT} bytes"):
+        await bus.publish(topic, b"x" * LIMIT)
+    assert bus.counters.too_large == 2
+    await bus.publish(topic, b"x" * 100, timeout=5)  # the connection is fine
+    assert bus.connects == 1
+
+
+async def test_an_oversized_answer_is_an_error_and_the_node_keeps_answering(
+    big_answers: Node,
+) -> None:
+    async with Bus(big_answers.settings.mqtt, reconnect=False) as client:
+        availability = Watcher(client, client.topics.node_availability("big"))
+        async with availability:
+            response = await client.request("big", "blob", {"size": 2 * LIMIT}, timeout=5)
+            assert not response.ok and response.error is not None
+            assert response.error.code == "too_large"
+            assert f"limit of {LIMIT} bytes" in response.error.message
+            small = await client.request("big", "blob", {"size": 10}, timeout=5)
+            assert small.ok and small.data == {"text": "x" * 10}
+            # Availability never flapped: one connect, online all along.
+            assert [m.payload for m in availability.messages] == [b"online"]
+    assert big_answers.bus.connects == 1
+    assert big_answers.stats().errors >= 1
+
+
+async def test_a_configured_limit_applies_below_the_brokers(roost_settings: RoostSettings) -> None:
+    settings = roost_settings.mqtt.model_copy(update={"max_packet_bytes": 2048})
+    async with Bus(settings, reconnect=False) as bus:
+        assert bus.max_packet == 2048
+        with pytest.raises(TooLarge):
+            await bus.publish(bus.topics.event("x", "y"), b"x" * 3000, timeout=5)
+        assert bus.counters.too_large == 1
+        await bus.publish(bus.topics.event("x", "y"), b"x" * 1000, timeout=5)
