@@ -193,6 +193,11 @@ class Node:
             methods={name: method.spec for name, method in self.methods.items()},
         )
 
+    def answer_budget(self) -> int:
+        """Bytes a method's answer may take: `[mqtt] max_answer_bytes`, and below the
+        broker's packet limit with room for the topic, properties and envelope."""
+        return max(1024, min(self.settings.mqtt.max_answer_bytes, self.bus.max_packet - 2048))
+
     def count_error(self) -> None:
         self._errors += 1
 

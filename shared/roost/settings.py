@@ -69,6 +69,8 @@ class MqttSettings(Section):
     # The largest packet this client sends (None: what the broker announces, else MQTT's
     # 256 MB); bigger messages are refused before they reach the broker.
     max_packet_bytes: int | None = Field(default=None, ge=1024)
+    # What one answer to a request may hold; methods page (`next`) to stay below it.
+    max_answer_bytes: int = Field(default=4 * 1024 * 1024, ge=4096)
 
     @field_validator("prefix", "discovery_prefix")
     @classmethod
