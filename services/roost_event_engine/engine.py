@@ -36,7 +36,7 @@ from roost_event_engine.plugins import Plugin
 from roost_event_engine.pool import WorkerLost, WorkerPool
 from roost_event_engine.repeat import RepeatWindow
 from roost_event_engine.ring import EventRing, Trigger
-from roost_event_engine.runlog import LogEntry, LogParams, RunLog
+from roost_event_engine.runlog import LogEntry, LogParams, RunLog, clip_lines
 from roost_event_engine.scripts import ScriptFolder, seed_examples
 from roost_event_engine.settings import EngineSection, Settings
 from roost_event_engine.status import ENGINE_DEVICE, ENGINE_META, SCRIPT_ERROR, Rate
@@ -487,10 +487,12 @@ class Engine:
                 duration_ms=round(reply.get("duration_ms", elapsed_ms), 3),
                 error=_error_text(errors[0]) if errors else None,
                 errors=errors,
-                logs=[
-                    f"{line.get('source') or line.get('script')}: {line['message']}"
-                    for line in reply.get("logs", [])
-                ],
+                logs=clip_lines(
+                    [
+                        f"{line.get('source') or line.get('script')}: {line['message']}"
+                        for line in reply.get("logs", [])
+                    ]
+                ),
                 stopped=reply.get("stopped"),
                 vetoed=reply.get("vetoed") or {},
                 worker=slot,
@@ -604,8 +606,10 @@ class Engine:
         )
 
     async def _log_method(self, params: LogParams) -> JsonValue:
-        entries = self.runlog.query(params)
-        return {"entries": [e.model_dump(mode="json") for e in entries]}
+        entries, more = self.runlog.query(params, self.node.answer_budget())
+        if more is None:
+            return {"entries": entries}
+        return {"entries": entries, "next": more}
 
     async def _scripts_method(self, params: Any) -> JsonValue:
         return {
