@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pydantic_core import to_json
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from roost.mirror import Change, ChangeKind, StateView
@@ -73,7 +72,7 @@ class LiveHub:
     def broadcast(self, message: dict[str, Any]) -> None:
         if not self.clients:
             return
-        text = to_json(message).decode()
+        text = wire.text(message)
         for client in list(self.clients):
             client.put(text)
         self.sent += 1
@@ -120,7 +119,7 @@ class LiveHub:
 
     def on_reset(self, view: StateView) -> None:
         if self.clients:
-            text = to_json(self.snapshot()).decode()
+            text = wire.text(self.snapshot())
             for client in list(self.clients):
                 client.put(text)
 
@@ -139,7 +138,7 @@ class LiveHub:
         self.clients.add(client)
         receiver = asyncio.create_task(self._receive(websocket, client))
         try:
-            await websocket.send_text(to_json(self.snapshot()).decode())
+            await websocket.send_text(wire.text(self.snapshot()))
             while True:
                 text = await client.queue.get()
                 if text is None:
