@@ -26,6 +26,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import struct
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -381,13 +382,18 @@ class Bus:
         """Refuse `item` if it is over the packet limit: resolved with TooLarge, counted,
         logged. Sending it would only make the broker drop the connection, again and again
         after every reconnect while it stays queued."""
-        size = publish_size(item.topic, len(item.payload), item.qos, item.properties)
         limit = self.max_packet
-        if size <= limit:
-            return False
-        self.counters.too_large += 1
+        error: BusError
+        try:
+            size = publish_size(item.topic, len(item.payload), item.qos, item.properties)
+        except (struct.error, ValueError) as exc:  # e.g. a property over 65535 bytes
+            error = BusError(f"cannot encode a message to {item.topic[:200]!r}: {exc}")
+        else:
+            if size <= limit:
+                return False
+            error = TooLarge(item.topic, size, limit)
+            self.counters.too_large += 1
         self.counters.errors += 1
-        error = TooLarge(item.topic, size, limit)
         log.error("%s", error)
         item.resolve(error)
         return True

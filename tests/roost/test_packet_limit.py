@@ -4,15 +4,15 @@ reconnect, so the node would loop disconnecting and answer nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from pydantic import JsonValue
 
-from roost.bus import Bus
-from roost.errors import TooLarge
+from roost.bus import Bus, publish_properties
+from roost.errors import BusError, TooLarge
 from roost.node import Node
 from roost.settings import RoostSettings
 from roost.testing import Watcher
@@ -25,10 +25,10 @@ LIMIT = 4096
 
 
 @pytest.fixture
-def small_broker(tmp_path: Path) -> AsyncIterator[MosquittoBroker]:
+def small_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     broker = MosquittoBroker(tmp_path / "small", extra_config=f"max_packet_size {LIMIT}")
     broker.start()
-    yield broker  # type: ignore[misc]
+    yield broker
     broker.stop()
 
 
@@ -77,6 +77,17 @@ async def test_an_oversized_answer_is_an_error_and_the_node_keeps_answering(
             assert [m.payload for m in availability.messages] == [b"online"]
     assert big_answers.bus.connects == 1
     assert big_answers.stats().errors >= 1
+
+
+async def test_a_message_that_cannot_be_encoded_is_refused(roost_settings: RoostSettings) -> None:
+    """A response topic over 65535 bytes cannot be a property: the bus says so (BusError)
+    instead of raising struct.error out of publish_nowait."""
+    async with Bus(roost_settings.mqtt, reconnect=False) as bus:
+        props = publish_properties(response_topic="x" * 70_000)
+        assert not bus.publish_nowait(bus.topics.event("x", "y"), b"{}", properties=props)
+        with pytest.raises(BusError, match="cannot encode"):
+            await bus.publish(bus.topics.event("x", "y"), b"{}", properties=props)
+        await bus.publish(bus.topics.event("x", "y"), b"{}", timeout=5)
 
 
 async def test_a_configured_limit_applies_below_the_brokers(roost_settings: RoostSettings) -> None:
