@@ -28,6 +28,7 @@ from roost.device import Device
 from roost.errors import CommandError, ConfigError, ErrorCode
 from roost.mirror import Change, ChangeKind, StateView
 from roost.node import Node
+from roost.topics import NAME
 from roost_event_engine.actions import Actions
 from roost_event_engine.groups import GroupTree
 from roost_event_engine.keys import PropertyTable
@@ -232,14 +233,17 @@ class Engine:
 
     def _on_state(self, change: Change) -> None:
         assert change.device is not None
-        if not change.changed:
+        # Only what can be a property name reaches scripts: a peer's "__proto__" or
+        # "a b" names nothing a script can handle, and would reach JS object internals.
+        changed = {p: v for p, v in change.changed.items() if NAME.match(p)}
+        if not changed:
             return
         device = self.view.nodes[change.node].devices[change.device]
         if change.ref not in self.table.devices:
             self.pool.broadcast(self.table.describe(device, self.view.online(device)))
         ts = device.state.get("ts")
         ts = ts if isinstance(ts, str) else iso()
-        values = {prop: new for prop, (_, new) in change.changed.items()}
+        values = {prop: new for prop, (_, new) in changed.items()}
         self.pool.broadcast(self.table.record(change.node, change.device, ts, values))
         # Retained copies arrive on every (re)connect: they are the state, not a change.
         # The engine's own devices went through the steps before they were published.
@@ -248,7 +252,7 @@ class Engine:
         self.incoming.tick()
         if not self._has_device_handlers(change.node, change.device):
             return
-        changes = {p: {"value": new, "previous": old} for p, (old, new) in change.changed.items()}
+        changes = {p: {"value": new, "previous": old} for p, (old, new) in changed.items()}
         self._offer(
             Trigger(
                 "change",
