@@ -80,13 +80,23 @@ class Change:
 Listener = Callable[[Change], None]
 
 
+MAX_PAYLOAD = 256 * 1024  # states, metas, events: a few kB each; JPEGs go to blob topics
+
+
 class StateView:
     def __init__(
-        self, topics: Topics, *, events: bool = True, errors: bool = True, stats: bool = True
+        self,
+        topics: Topics,
+        *,
+        events: bool = True,
+        errors: bool = True,
+        stats: bool = True,
+        max_payload: int = MAX_PAYLOAD,
     ) -> None:
         self.topics = topics
         self.nodes: dict[str, NodeView] = {}
         self.invalid = 0
+        self.max_payload = max_payload
         self._events = events
         self._errors = errors
         self._stats = stats
@@ -196,6 +206,12 @@ class StateView:
         node_id, device_id = parsed.node, parsed.device
         if node_id is None:
             return None
+        if len(message.payload) > self.max_payload:
+            # Held in memory by every consumer and sent to every page: refused, so a peer
+            # publishing megabytes of state cannot grow them without bound.
+            self.invalid += 1
+            log.debug("ignoring %s: %d bytes", message.topic, len(message.payload))
+            return None
         try:
             return self._apply(parsed.kind, node_id, device_id, message)
         except (ValueError, ValidationError) as exc:
@@ -230,7 +246,7 @@ class StateView:
             return Change(ChangeKind.META, node_id, device_id, retained=retained)
         if kind is TopicKind.STATE:
             device = self._device(node_id, device_id)
-            new = from_json(payload) if payload else {}
+            new = from_json(payload, allow_inf_nan=False) if payload else {}
             if not isinstance(new, dict):
                 raise ValueError("state is not a JSON object")
             changed = {
