@@ -27,6 +27,7 @@ from roost_recorder.store import DAY_MS
 from roost_recorder.timespec import resolve
 
 Time = StrictInt | StrictFloat | StrictStr
+MAX_STEP = 100 * 366 * 86400  # a century per bucket is the most that means anything
 
 _RAW = """
 SELECT ts, value, 0 FROM samples WHERE series_id = :series AND ts >= :start AND ts <= :end
@@ -72,7 +73,7 @@ class HistoryParams(BaseModel):
     )
     to: Time | None = Field(default=None, description="as from; default now")
     step: StrictInt | StrictFloat | None = Field(
-        default=None, gt=0, description="seconds per aggregate bucket"
+        default=None, gt=0, le=MAX_STEP, description="seconds per aggregate bucket"
     )
     limit: StrictInt | None = Field(default=None, ge=1, description="most points in one answer")
 
@@ -81,7 +82,9 @@ class SeriesParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     device: str | None = Field(default=None, description="<node>/<device>; all when omitted")
-    offset: StrictInt = Field(default=0, ge=0, description="the `next` of the previous page")
+    offset: StrictInt = Field(
+        default=0, ge=0, le=2**53, description="the `next` of the previous page"
+    )
     limit: StrictInt | None = Field(default=None, ge=1, description="most series in one answer")
 
 
