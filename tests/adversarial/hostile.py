@@ -32,7 +32,8 @@ TEXTS = [
 RAW_STRINGS = ['"\\ud800"', '"\\udfff\\ud800"', '"\\u0000"', '"\\x41"', '"unterminated']
 KINDS = ["number", "switch", "button", "text", "enum", "image", "event", "", "nope", "NUMBER"]
 KEYS = ["ts", "id", "value", "x" * 300, "", "ünï", "a.b", "$where", "__proto__", "0"]
-PARAMS = ["device", "prop", "from", "to", "step", "limit", "offset", "skip", "x"]
+PARAMS = ["device", "prop", "from", "to", "step", "limit", "offset", "skip", "event_type", "x"]
+DEVICE_REFS = ["fz/probe", "fz/cam", "recorder/database", "nope", "a/b/c", "", "/"]
 RING_PATHS = ["/dev/zero", "/etc/passwd", "/proc/self/mem", "/nonexistent", "", "/", "/dev/shm"]
 
 
@@ -180,19 +181,44 @@ class Hostile:
             return self.number().encode()
         return self.garbage()
 
-    def request(self, reply_to: str | None) -> bytes:
-        def params() -> str:
-            fields: dict[str, Callable[[], str]] = dict.fromkeys(
-                self.rng.sample(PARAMS, 3), self.value
-            )
-            return self.object(fields)
+    def request(self, reply_to: str | None, names: list[str]) -> bytes:
+        """Mostly well-formed requests (so the params reach the method) whose params are
+        plausible names with hostile values; sometimes a hostile id or an unknown key."""
 
-        fields: dict[str, Callable[[], str]] = {"id": self.value, "params": params}
+        def param(name: str) -> Callable[[], str]:
+            def make() -> str:
+                if self.rng.random() < 0.3:
+                    return self.value()
+                if name in ("from", "to"):
+                    return self.time()
+                if name in ("step", "limit", "offset", "skip"):
+                    return self.number()
+                if name == "device":
+                    return json.dumps(self.rng.choice(DEVICE_REFS))
+                if name == "prop":
+                    return json.dumps(self.rng.choice(["level", "text", "temperature"]))
+                return self.value()
+
+            return make
+
+        def params() -> str:
+            given = [n for n in names if self.rng.random() < 0.85] or self.rng.sample(PARAMS, 2)
+            if self.rng.random() < 0.1:
+                given.append(self.rng.choice(PARAMS))
+            return self.object({name: param(name) for name in given})
+
+        def request_id() -> str:
+            return json.dumps(f"r{self.rng.randint(0, 999)}") if self.rng.random() < 0.7 else (
+                self.value()
+            )  # fmt: skip
+
+        fields: dict[str, Callable[[], str]] = {"id": request_id, "params": params}
         if reply_to is not None:
             fields["reply_to"] = lambda: json.dumps(reply_to)
-        if self.rng.random() < 0.2:
+        if self.rng.random() < 0.1:
             fields[self.key()] = self.value
-        return self.shaped_or_garbage(lambda: self.object(fields))
+        roll = self.rng.random()
+        return self.object(fields).encode() if roll < 0.8 else self.garbage()
 
     def descriptor(self) -> bytes:
         return self.shaped_or_garbage(

@@ -39,6 +39,8 @@ from .hostile import Hostile
 SEED = int(os.environ.get("ROOST_FUZZ_SEED", "20261202"))
 ROUNDS = 500  # per node: /set, /set/<prop> and requests
 SHARED_ROUNDS = 3000  # states, metas, events, availability, blobs, frame descriptors
+# Methods that stop a service when asked: an answer, not a crash, so not fuzzed.
+DOING_WHAT_THEY_SAY = {"shutdown"}
 RESTARTED = ["recorder", "event-engine"]  # persistent sessions: bad input comes back
 FAKE = "fz"  # a node that publishes whatever it likes on its own topics
 FAKE_DEVICES = ["cam", "probe", "x"]
@@ -237,7 +239,8 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
                     meta = node.devices[device_id].meta
                     assert meta is not None
                     targets[device_id] = settable(meta) or list(meta.properties)
-                methods = [*node.info.methods, "no_such_method", "No-Such", "x" * 100]
+                methods = [m for m in node.info.methods if m not in DOING_WHAT_THEY_SAY]
+                methods += ["no_such_method", "No-Such", "x" * 100]
                 for n in range(ROUNDS):
                     device_id = rng.rng.choice(sorted(targets))
                     props = targets[device_id]
@@ -260,7 +263,10 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
                         key = f"fz-{name}-{n}".encode()
                         good_reply = rng.rng.random() < 0.85
                         reply = reply_topic if good_reply else rng.rng.choice(BAD_REPLY_TOPICS)
-                        body = rng.request(rng.rng.choice([None, reply_topic, reply]))
+                        spec = node.info.methods.get(method)
+                        schema = spec.params if spec is not None and spec.params else {}
+                        names = list(schema.get("properties", {}))
+                        body = rng.request(rng.rng.choice([None, reply_topic, reply]), names)
                         if good_reply:
                             asked.add(key)
                             send(f"{t.prefix}/request/{name}/{method}", body, response_topic=reply,
@@ -330,6 +336,18 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
             await replies.wait(asked, 60)
             unanswered = asked - replies.answers.keys()
             assert not unanswered, f"{len(unanswered)} requests got no answer"
+            codes = Counter(
+                (key.decode()[3:].rsplit("-", 1)[0], answer.get("error", {}).get("code", "ok"))
+                for key, answer in replies.answers.items()
+                if key in asked
+            )
+            print(f"answers by node and code: {dict(sorted(codes.items()))}")
+            failed = {
+                key: answer["error"]["message"]
+                for key, answer in replies.answers.items()
+                if key in asked and answer.get("error", {}).get("code") == "failed"
+            }
+            assert not failed, f"internal errors instead of a clear refusal: {failed}"
 
             # Still answering: a request and a valid command per node.
             probes: dict[str, bytes] = {}
