@@ -92,3 +92,16 @@ async def test_a_number_beyond_float_range_goes_out_as_null(demo: Demo) -> None:
     _strict(devices.content)
     await demo.greenhouse.node.bus.publish(topic, b"", retain=True)
     await client.aclose()
+
+
+async def test_a_page_is_also_told_to_start_again_past_a_byte_bound() -> None:
+    """Counting messages alone let a slow page hold 2000 large states (megabytes each)."""
+    client = LiveClient(100, max_bytes=1000)
+    client.put("x" * 400)
+    client.put("y" * 400)
+    assert not client.overflowed and client.queued_bytes == 800
+    assert await client.get() == "x" * 400
+    assert client.queued_bytes == 400
+    client.put("z" * 400)
+    client.put("w" * 400)
+    assert client.overflowed and client.close_code == CLOSE_TOO_SLOW
