@@ -98,3 +98,26 @@ async def test_a_configured_limit_applies_below_the_brokers(roost_settings: Roos
             await bus.publish(bus.topics.event("x", "y"), b"x" * 3000, timeout=5)
         assert bus.counters.too_large == 1
         await bus.publish(bus.topics.event("x", "y"), b"x" * 1000, timeout=5)
+
+
+async def test_an_oversized_blob_does_not_stop_the_connect_sequence(
+    small_broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    """The connect sequence publishes every retained blob: one over the limit used to make
+    the broker close the connection there, on every connect, so the node never got to
+    `online`."""
+    settings = settings_for(small_broker, tmp_path)
+    node = Node(settings, service="test", node_id="cam")
+    device = node.add_device("door", FAN)
+    device.blobs["snapshot"] = b"\xff\xd8" + b"x" * LIMIT  # held from before a reconnect
+    device.update(duty=10)
+    async with node:
+        await node.wait_online(5)
+        async with Bus(settings.mqtt, reconnect=False) as client:
+            state = await Watcher(client, client.topics.state("cam", "door")).start()
+            assert state.messages and state.messages[0].retain
+            online = client.topics.node_availability("cam")
+            availability = await Watcher(client, online).start()
+            assert [m.payload for m in availability.messages] == [b"online"]
+        assert node.bus.counters.too_large == 1
+        assert node.bus.connects == 1
