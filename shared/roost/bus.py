@@ -45,7 +45,7 @@ from roost.errors import BusError, RequestTimeout, TooLarge
 from roost.message import Message
 from roost.models.messages import Response
 from roost.outbox import Outbox, Outgoing
-from roost.packets import MQTT_MAX_PACKET, publish_size
+from roost.packets import MQTT_MAX_PACKET, publish_size, topic_problem
 from roost.settings import MqttSettings
 from roost.topics import Topics
 
@@ -143,7 +143,7 @@ class Connection:
         await self.client.unsubscribe(topic_filter)
 
     async def publish(self, item: Outgoing) -> None:
-        if self.bus._too_large(item):
+        if self.bus._refused(item):
             return
         await self.client.publish(
             item.topic,
@@ -378,21 +378,26 @@ class Bus:
         """Whether a message goes through the broker's packet limit."""
         return publish_size(topic, len(payload), qos, properties) <= self.max_packet
 
-    def _too_large(self, item: Outgoing) -> bool:
-        """Refuse `item` if it is over the packet limit: resolved with TooLarge, counted,
-        logged. Sending it would only make the broker drop the connection, again and again
-        after every reconnect while it stays queued."""
+    def _refused(self, item: Outgoing) -> bool:
+        """Refuse `item` if the broker would close the connection for it — over the packet
+        limit (TooLarge), or a topic MQTT forbids (U+0000, a wildcard, over 65535 bytes) —
+        resolved with the error, counted, logged. Sent, it would go out again after every
+        reconnect while it stays queued, and the connection would never get past it."""
         limit = self.max_packet
         error: BusError
-        try:
-            size = publish_size(item.topic, len(item.payload), item.qos, item.properties)
-        except (struct.error, ValueError) as exc:  # e.g. a property over 65535 bytes
-            error = BusError(f"cannot encode a message to {item.topic[:200]!r}: {exc}")
+        problem = topic_problem(item.topic)
+        if problem is not None:
+            error = BusError(f"cannot publish to {item.topic[:200]!r}: {problem}")
         else:
-            if size <= limit:
-                return False
-            error = TooLarge(item.topic, size, limit)
-            self.counters.too_large += 1
+            try:
+                size = publish_size(item.topic, len(item.payload), item.qos, item.properties)
+            except (struct.error, ValueError) as exc:  # e.g. a property over 65535 bytes
+                error = BusError(f"cannot encode a message to {item.topic[:200]!r}: {exc}")
+            else:
+                if size <= limit:
+                    return False
+                error = TooLarge(item.topic, size, limit)
+                self.counters.too_large += 1
         self.counters.errors += 1
         log.error("%s", error)
         item.resolve(error)
@@ -597,7 +602,7 @@ class Bus:
             raise BusError(f"publish to {topic} not acknowledged within {timeout} s") from None
 
     def _queue(self, item: Outgoing) -> bool:
-        if self._too_large(item):
+        if self._refused(item):
             return False
         queued = self._outbox.put(item)
         if queued:
@@ -636,7 +641,7 @@ class Bus:
 
     async def _send(self, conn: Connection, item: Outgoing, window: asyncio.Semaphore) -> None:
         try:
-            if self._too_large(item):  # queued before this connection's CONNACK said
+            if self._refused(item):  # queued before this connection's CONNACK said
                 return
             await conn.publish(item)
         except asyncio.CancelledError:

@@ -121,3 +121,26 @@ async def test_an_oversized_blob_does_not_stop_the_connect_sequence(
             assert [m.payload for m in availability.messages] == [b"online"]
         assert node.bus.counters.too_large == 1
         assert node.bus.connects == 1
+
+
+async def test_a_reply_topic_mqtt_forbids_does_not_wedge_the_node(
+    roost_settings: RoostSettings, bus: Bus
+) -> None:
+    """A `reply_to` inside the reply space but holding U+0000: the broker closed the
+    node's connection for the answer ("Malformed packet"), and the queued answer went out
+    again after every reconnect, so the node answered nothing else."""
+    node = Node(roost_settings, service="test", node_id="nul")
+    node.add_method("echo", echo)
+    async with node:
+        await node.wait_online(5)
+        reply_to = bus.topics.reply("me", "a\u0000b")
+        body = {"id": "1", "params": {}, "reply_to": reply_to}
+        await bus.publish(bus.topics.request("nul", "echo"), body)
+        answer = await bus.request("nul", "echo", {"size": 3})
+        assert answer.ok and answer.data == {"text": "xxx"}
+        assert node.bus.connects == 1
+        assert node.stats().errors >= 1
+
+
+async def echo(params: dict[str, int]) -> JsonValue:
+    return {"text": "x" * params.get("size", 10)}
