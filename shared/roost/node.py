@@ -676,7 +676,12 @@ class Node:
         ):
             topic = request.reply_to
         else:
-            topic = self.topics.response(self.id, method)
+            try:
+                topic = self.topics.response(self.id, method)
+            except TopicError:  # no such method can have a response topic: nowhere to answer
+                self._errors += 1
+                log.warning("%s: no response topic for a request to %r", self, method[:80])
+                return
         payload = response.model_dump_json(exclude_none=True).encode()
         if not self.bus.fits(topic, payload, properties=properties):
             # Sent as it is, the broker would drop the connection: say so instead.

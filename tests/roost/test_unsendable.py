@@ -1,4 +1,5 @@
-"""A message over the broker's packet limit is refused by the bus, never sent: sent, the
+"""Nothing a node cannot send may wedge its connection: a message over the broker's
+packet limit, or to a topic MQTT forbids, is refused by the bus, never sent. Sent, the
 broker would close the connection, and a queued message would go out again after every
 reconnect, so the node would loop disconnecting and answer nothing else."""
 
@@ -144,3 +145,19 @@ async def test_a_reply_topic_mqtt_forbids_does_not_wedge_the_node(
 
 async def echo(params: dict[str, int]) -> JsonValue:
     return {"text": "x" * params.get("size", 10)}
+
+
+async def test_a_request_to_a_method_name_that_cannot_be_is_not_an_unhandled_error(
+    roost_settings: RoostSettings, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a response topic the answer goes to roost/response/<node>/<method>, which
+    no invalid method name can form: that raised TopicError out of the handler."""
+    node = Node(roost_settings, service="test", node_id="odd")
+    node.add_method("echo", echo)
+    async with node:
+        await node.wait_online(5)
+        await bus.publish(f"{bus.topics.prefix}/request/odd/No-Such", b'{"id": 1}')
+        answer = await bus.request("odd", "echo", {"size": 1})
+        assert answer.ok
+        assert not [r for r in caplog.records if r.exc_info]
+        assert node.stats().errors == 1
