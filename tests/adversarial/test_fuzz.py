@@ -222,6 +222,13 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
         unreadable_states = 0
         asked: set[bytes] = set()
         reply_topic = t.reply(bus.reply_user, "fuzz")
+        bad_reply_to = [
+            reply_topic + "/a\u0000b",
+            reply_topic + "/+",
+            t.reply_base() + "x" * 70_000,
+            t.node_availability("i2c-bridge"),
+            "",
+        ]
 
         oversized: list[str] = []
 
@@ -267,6 +274,14 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
                         key = f"fz-{name}-{n}".encode()
                         good_reply = rng.rng.random() < 0.85
                         reply = reply_topic if good_reply else rng.rng.choice(BAD_REPLY_TOPICS)
+                        if rng.rng.random() < 0.1:
+                            # No response topic: the answer goes to reply_to, if it is
+                            # an allowed one, else to the response topic of the method.
+                            reply_to = rng.rng.choice(bad_reply_to)
+                            send(f"{t.prefix}/request/{name}/{method}", rng.request(reply_to, []))
+                            families["request"] += 1
+                            volume[name] += 1
+                            continue
                         spec = node.info.methods.get(method)
                         schema = spec.params if spec is not None and spec.params else {}
                         names = list(schema.get("properties", {}))
