@@ -39,7 +39,7 @@ def resolve(spec: TimeSpec, now: float) -> float:
     seconds = _resolve(spec, now)
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         shown = spec if not isinstance(spec, int) or abs(spec) < 10**20 else "a huge number"
-        raise ValueError(f"{shown!r} is out of range (years 1 to 9999)")
+        raise ValueError(f"time {shown!r} is out of range (years 1 to 9999)")
     return seconds
 
 
