@@ -342,9 +342,13 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
                     leaf = rng.rng.choice(["info", "stats"])
                     send(f"{t.prefix}/{FAKE}/{leaf}", rng.garbage(), retain=retain)
                     families["info/stats"] += 1
-                elif roll < 0.88:
+                elif roll < 0.86:
                     send(t.blob(FAKE, "cam", "snapshot"), rng.garbage(), retain=retain)
                     families["blob"] += 1
+                elif roll < 0.9:
+                    # The detector's state as the camera follows it (forged, not retained).
+                    send(t.state("detector", "demo"), rng.state(["motion", "person"]))
+                    families["forged detector state"] += 1
                 else:
                     # Frame descriptors: the fake camera's, and forged for the real one.
                     cam_node, cam = rng.rng.choice([(FAKE, "cam"), ("camera", "demo")])
@@ -359,6 +363,7 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
                 "webui": shared,
                 "detector": families["frame descriptor"] + families["blob"],
                 "supervisor": families["node availability"],
+                "camera": families["forged detector state"],
             }
             for name, count in consumers.items():
                 volume[name] += count
