@@ -375,8 +375,12 @@ class Bus:
     def fits(
         self, topic: str, payload: bytes, *, qos: int = 1, properties: Properties | None = None
     ) -> bool:
-        """Whether a message goes through the broker's packet limit."""
-        return publish_size(topic, len(payload), qos, properties) <= self.max_packet
+        """Whether a message goes through the broker's packet limit (False also for one
+        that cannot be encoded at all)."""
+        try:
+            return publish_size(topic, len(payload), qos, properties) <= self.max_packet
+        except (struct.error, ValueError):
+            return False
 
     def _refused(self, item: Outgoing) -> bool:
         """Refuse `item` if the broker would close the connection for it — over the packet
