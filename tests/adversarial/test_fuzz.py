@@ -3,9 +3,11 @@ seeded barrage of hostile messages on every topic it subscribes to — state, me
 availability, blobs, frame descriptors, `/set` and `/set/<prop>`, requests (bad params,
 ids, response topics), `homeassistant/status` — retained and not. Afterwards every one
 is still running and online, never went offline, answers valid requests and commands,
-stays within twice its memory from before, and answered or reported the bad messages:
-an error response for every request, an error for every refused command, a reject in
-the recorder's figures for every unreadable state.
+stays within twice its memory from before (or stops growing over the barrage's second
+half), logged no traceback, and answered or reported the bad messages: an answer for
+every request (never `failed`), an error for every refused command, a reject in the
+recorder's figures for every unreadable state, a live feed in strict JSON. The recorder
+and the event engine (persistent sessions) then come back after a restart.
 
 `ROOST_FUZZ_SEED` replays another barrage; the volume per service is printed."""
 
