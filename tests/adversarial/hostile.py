@@ -12,6 +12,9 @@ import json
 import random
 from collections.abc import Callable
 
+import cv2
+import numpy as np
+
 NUMBERS = [
     "0", "-0", "1", "-1", "0.5", "1e16", "1e300", "-1e17", "1e308", "-1e308", "1e999",
     "-1e999", "1e-400", "5e-324", "NaN", "Infinity", "-Infinity", "9" * 400, "-" + "9" * 400,
@@ -35,6 +38,15 @@ KEYS = ["ts", "id", "value", "x" * 300, "", "ünï", "a.b", "$where", "__proto__
 PARAMS = ["device", "prop", "from", "to", "step", "limit", "offset", "skip", "event_type", "x"]
 DEVICE_REFS = ["fz/probe", "fz/cam", "recorder/database", "nope", "a/b/c", "", "/"]
 RING_PATHS = ["/dev/zero", "/etc/passwd", "/proc/self/mem", "/nonexistent", "", "/", "/dev/shm"]
+
+
+def _tiny_jpeg() -> bytes:
+    ok, data = cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))
+    assert ok
+    return bytes(data.tobytes())
+
+
+TINY_JPEG = _tiny_jpeg()
 
 
 class Hostile:
@@ -237,6 +249,17 @@ class Hostile:
                 }
             )
         )
+
+    def jpeg(self) -> bytes:
+        """A frame on a camera's `jpeg` topic: garbage, or a tiny JPEG whose header
+        declares up to 30000 x 30000 pixels (gigabytes, decoded)."""
+        if self.rng.random() < 0.5:
+            return self.garbage()
+        side = self.rng.choice([16, 4097, 30000])
+        header = bytearray(TINY_JPEG)
+        at = header.find(b"\xff\xc0")
+        header[at + 5 : at + 9] = side.to_bytes(2, "big") * 2
+        return bytes(header)
 
     def availability(self) -> bytes:
         return self.rng.choice(

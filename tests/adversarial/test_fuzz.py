@@ -344,9 +344,12 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
                     leaf = rng.rng.choice(["info", "stats"])
                     send(f"{t.prefix}/{FAKE}/{leaf}", rng.garbage(), retain=retain)
                     families["info/stats"] += 1
-                elif roll < 0.86:
+                elif roll < 0.84:
                     send(t.blob(FAKE, "cam", "snapshot"), rng.garbage(), retain=retain)
                     families["blob"] += 1
+                elif roll < 0.86:
+                    send(t.blob(FAKE, "cam", "jpeg"), rng.jpeg())
+                    families["jpeg"] += 1
                 elif roll < 0.9:
                     # The detector's state as the camera follows it (forged, not retained).
                     send(t.state("detector", "demo"), rng.state(["motion", "person"]))
@@ -363,7 +366,7 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
                 "recorder": shared,
                 "event-engine": shared,
                 "webui": shared,
-                "detector": families["frame descriptor"] + families["blob"],
+                "detector": families["frame descriptor"] + families["jpeg"],
                 "supervisor": families["node availability"],
                 "camera": families["forged detector state"],
             }
