@@ -348,7 +348,9 @@ async def barrage(running: Fleet, broker: MosquittoBroker) -> None:
                     send(t.blob(FAKE, "cam", "snapshot"), rng.garbage(), retain=retain)
                     families["blob"] += 1
                 elif roll < 0.86:
-                    send(t.blob(FAKE, "cam", "jpeg"), rng.jpeg())
+                    # On many device ids too: the detector watches each as a camera.
+                    cam = rng.rng.choice(["cam", f"cam-{rng.rng.randint(1, 40)}"])
+                    send(t.blob(FAKE, cam, "jpeg"), rng.jpeg())
                     families["jpeg"] += 1
                 elif roll < 0.9:
                     # The detector's state as the camera follows it (forged, not retained).
