@@ -45,6 +45,8 @@ class DetectorService:
         self.engine = Engine(self.node, detector)
         self.watches: dict[str, CameraWatch] = {}
         self._sources: dict[str, str] = {}  # "node/camera" → device id
+        self._auto_added = 0
+        self._refused: set[str] = set()  # refs told about (bounded)
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
 
@@ -113,6 +115,20 @@ class DetectorService:
                 device_id = f"{parsed.node}-{parsed.device}"[:64].rstrip("-")
             if device_id in self.watches:
                 return
+            if self._auto_added >= self.settings.detector.max_auto_cameras:
+                # Any node can publish frames on as many device ids as it likes: each
+                # watch costs a task, a device and CPU, so automatic ones are bounded.
+                if ref not in self._refused:
+                    if len(self._refused) < 1000:
+                        self._refused.add(ref)
+                    log.warning(
+                        "not watching %s: already %d cameras found automatically "
+                        "([detector] max_auto_cameras, or name it in [detector.cameras])",
+                        ref,
+                        self._auto_added,
+                    )
+                return
+            self._auto_added += 1
             self.add_camera(device_id, ref, CameraDetectConfig(source=ref))
         assert parsed.prop is not None
         self.watches[device_id].feed.on_message(parsed.prop, message)

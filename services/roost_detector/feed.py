@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from roost.message import Message
 from roost.shmring import FrameDescriptor, RingError, ShmRingReader
 from roost_detector.detection import Pixels
+from roost_detector.jpeg import MAX_PIXELS, jpeg_size
 
 log = logging.getLogger("roost_detector.feed")
 
@@ -149,6 +150,13 @@ class FrameFeed:
         if self._jpeg_taken:
             self.skipped += count - self._jpeg_taken - 1
         self._jpeg_taken = count
+        size = jpeg_size(data)
+        if size is None or size[0] * size[1] > MAX_PIXELS:
+            # Not a JPEG, or one that would take gigabytes to decode: refused unread.
+            self.invalid += 1
+            if size is not None:
+                log.warning("camera %s/%s: refused a %d x %d JPEG", self.node, self.camera, *size)
+            return None
         pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
         if pixels is None:
             self.invalid += 1

@@ -48,6 +48,9 @@ class CameraDetectConfig(Section):
 class DetectorSection(Section):
     cameras: dict[DeviceId, CameraDetectConfig] = Field(default_factory=dict)
     auto: bool = Field(default=True, description="detect on every camera that sends frames")
+    max_auto_cameras: int = Field(
+        default=16, ge=0, description="cameras watched automatically, at most (each costs CPU)"
+    )
     transport: Transport = "auto"
     detect_fps: float = Field(default=5.0, gt=0, le=30)
     min_score: float = Field(default=0.6, ge=0, le=1)

@@ -28,6 +28,7 @@ from roost.device import Device
 from roost.errors import CommandError, ConfigError, ErrorCode
 from roost.mirror import Change, ChangeKind, StateView
 from roost.node import Node
+from roost.topics import NAME
 from roost_event_engine.actions import Actions
 from roost_event_engine.chains import Chain, ChainTracker, describe
 from roost_event_engine.groups import GroupTree
@@ -37,7 +38,7 @@ from roost_event_engine.plugins import Plugin
 from roost_event_engine.pool import WorkerLost, WorkerPool
 from roost_event_engine.repeat import RepeatWindow
 from roost_event_engine.ring import EventRing, Trigger
-from roost_event_engine.runlog import LogEntry, LogParams, RunLog
+from roost_event_engine.runlog import LogEntry, LogParams, RunLog, clip_lines
 from roost_event_engine.scripts import ScriptFolder, seed_examples
 from roost_event_engine.settings import EngineSection, Settings
 from roost_event_engine.status import ENGINE_DEVICE, ENGINE_META, SCRIPT_ERROR, Rate
@@ -235,14 +236,17 @@ class Engine:
 
     def _on_state(self, change: Change) -> None:
         assert change.device is not None
-        if not change.changed:
+        # Only what can be a property name reaches scripts: a peer's "__proto__" or
+        # "a b" names nothing a script can handle, and would reach JS object internals.
+        changed = {p: v for p, v in change.changed.items() if NAME.match(p)}
+        if not changed:
             return
         device = self.view.nodes[change.node].devices[change.device]
         if change.ref not in self.table.devices:
             self.pool.broadcast(self.table.describe(device, self.view.online(device)))
         ts = device.state.get("ts")
         ts = ts if isinstance(ts, str) else iso()
-        values = {prop: new for prop, (_, new) in change.changed.items()}
+        values = {prop: new for prop, (_, new) in changed.items()}
         self.pool.broadcast(self.table.record(change.node, change.device, ts, values))
         # Retained copies arrive on every (re)connect: they are the state, not a change.
         # The engine's own devices went through the steps before they were published.
@@ -251,7 +255,7 @@ class Engine:
         self.incoming.tick()
         if not self._has_device_handlers(change.node, change.device):
             return
-        changes = {p: {"value": new, "previous": old} for p, (old, new) in change.changed.items()}
+        changes = {p: {"value": new, "previous": old} for p, (old, new) in changed.items()}
         chain = self.chains.of_device(change.ref)
         if self._loop(chain, f"a change of {change.ref}"):
             return
@@ -515,10 +519,12 @@ class Engine:
                 duration_ms=round(reply.get("duration_ms", elapsed_ms), 3),
                 error=_error_text(errors[0]) if errors else None,
                 errors=errors,
-                logs=[
-                    f"{line.get('source') or line.get('script')}: {line['message']}"
-                    for line in reply.get("logs", [])
-                ],
+                logs=clip_lines(
+                    [
+                        f"{line.get('source') or line.get('script')}: {line['message']}"
+                        for line in reply.get("logs", [])
+                    ]
+                ),
                 stopped=reply.get("stopped"),
                 vetoed=reply.get("vetoed") or {},
                 worker=slot,
@@ -632,8 +638,10 @@ class Engine:
         )
 
     async def _log_method(self, params: LogParams) -> JsonValue:
-        entries = self.runlog.query(params)
-        return {"entries": [e.model_dump(mode="json") for e in entries]}
+        entries, more = self.runlog.query(params, self.node.answer_budget())
+        if more is None:
+            return {"entries": entries}
+        return {"entries": entries, "next": more}
 
     async def _scripts_method(self, params: Any) -> JsonValue:
         return {

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pydantic_core import to_json
+
 log = logging.getLogger("roost.event_engine.pool")
 
 READ_LIMIT = 64 * 1024 * 1024
@@ -187,7 +189,10 @@ class WorkerProcess:
 
 
 def _line(message: Message) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    """One message for a worker as JSON its VM can parse: a non-finite number (a peer's
+    `1e999` reads as infinity) is written `null`, never `Infinity`, which JSON.parse
+    refuses and which used to kill the worker on every update."""
+    return to_json(message, inf_nan_mode="null") + b"\n"
 
 
 class WorkerPool:

@@ -7,9 +7,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from roost.clock import iso
+from roost.paging import json_size
+
+MAX_LINE = 2000
+MAX_LINES = 100
 
 
 class LogEntry(BaseModel):
@@ -34,6 +38,7 @@ class LogParams(BaseModel):
     limit: int = Field(default=100, ge=1, le=100_000)
     device: str | None = None
     errors: bool = False
+    skip: int = Field(default=0, ge=0, description="newest matching entries to skip: `next`")
 
 
 class RunLog:
@@ -66,19 +71,40 @@ class RunLog:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def query(self, params: LogParams) -> list[LogEntry]:
-        """Newest last, like a log file."""
-        out: list[LogEntry] = []
+    def query(self, params: LogParams, budget: int) -> tuple[list[JsonValue], int | None]:
+        """The matching entries as JSON, newest last like a log file, at most `limit` and
+        `budget` bytes of them; and the `skip` of the next (older) page, if any."""
+        out: list[JsonValue] = []
+        skipped = 0
+        used = 0
         for entry in reversed(self._entries):
             if params.errors and entry.error is None:
                 continue
             if params.device is not None and not _about(entry, params.device):
                 continue
-            out.append(entry)
+            if skipped < params.skip:
+                skipped += 1
+                continue
             if len(out) >= params.limit:
-                break
-        out.reverse()
-        return out
+                return out[::-1], params.skip + len(out)
+            wire = entry.model_dump(mode="json")
+            used += json_size(wire) + 1
+            if out and used > budget:
+                return out[::-1], params.skip + len(out)
+            out.append(wire)
+        return out[::-1], None
+
+
+def clip_lines(lines: list[str]) -> list[str]:
+    """A script's log lines as an entry keeps them: each and their number capped, so one
+    chatty script cannot make an entry (and the `log` answer) grow without bound."""
+    kept = [
+        line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line) - MAX_LINE} more)"
+        for line in lines[:MAX_LINES]
+    ]
+    if len(lines) > MAX_LINES:
+        kept.append(f"… {len(lines) - MAX_LINES} more lines")
+    return kept
 
 
 def _about(entry: LogEntry, device: str) -> bool:

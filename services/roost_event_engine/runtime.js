@@ -14,10 +14,16 @@
   var ctx = null;
 
   // --- the mirror ------------------------------------------------------------------
+  // Keyed by names a peer chose (a state may well hold "__proto__"): no prototype, so
+  // every name is an own entry and none reaches Object.prototype.
+  function rt_map() {
+    return Object.create(null);
+  }
+
   function rt_device(msg) {
     var d = devices[msg.ref];
     if (!d) {
-      d = devices[msg.ref] = { ref: msg.ref, node: msg.node, id: msg.id, rings: {}, online: null };
+      d = devices[msg.ref] = { ref: msg.ref, node: msg.node, id: msg.id, rings: rt_map(), online: null };
     }
     d.name = msg.name;
     d.props = msg.props || {};
@@ -32,7 +38,7 @@
     var d = devices[msg.ref];
     if (!d) {
       d = devices[msg.ref] = {
-        ref: msg.ref, node: msg.node, id: msg.id, name: null, props: {}, online: null, rings: {}, size: 20,
+        ref: msg.ref, node: msg.node, id: msg.id, name: null, props: {}, online: null, rings: rt_map(), size: 20,
       };
     }
     for (var p in msg.values) {

@@ -58,6 +58,7 @@ class Recorder:
         self.ingest_bus = ingest_bus
         self.store = store
         self.history = history
+        history.budget = node.answer_budget
         self.sink = sink
         self.device = node.add_device(DEVICE_ID, META)
         self.rejects = RejectReporter(self._tell)

@@ -192,10 +192,17 @@ async def _export(
     async with connected(config) as (bus, view):
         ref, _ = _ref(view, device)
         if not props:
-            listing = await _call(config, bus, node, "series", {"device": ref})
-            props = [entry["prop"] for entry in listing["series"]]
+            series: list[dict[str, Any]] = []
+            offset: int | None = 0
+            while offset is not None:  # the listing comes in pages
+                listing = await _call(
+                    config, bus, node, "series", {"device": ref, "offset": offset}
+                )
+                series += listing["series"]
+                offset = listing.get("next")
+            props = [entry["prop"] for entry in series]
             if step is not None:
-                numeric = {entry["prop"] for entry in listing["series"] if entry["numeric"]}
+                numeric = {entry["prop"] for entry in series if entry["numeric"]}
                 props = [p for p in props if p in numeric]
         written = 0
         with _open(output) as handle:

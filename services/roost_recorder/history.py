@@ -4,13 +4,15 @@ WAL lets these queries read while the ingest loop writes. Raw points come from `
 and `changes`; with `step` the answer comes from the coarsest tier whose bucket divides
 the step (10 minutes, 1 minute, else raw rows grouped on the fly), which gives the same
 min, max, mean, last and count as grouping the raw samples would. Answers are bounded by
-`limit` (at most `[recorder] max_points`); a cut answer carries `next`, the `from` of
-the next page, so a caller can walk any range without holding it all.
+`limit` (at most `[recorder] max_points`) and by bytes (the node's answer budget, below
+the broker's packet limit); a cut answer carries `next`, the `from` of the next page, so
+a caller can walk any range without holding it all.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictFloat, Stric
 from pydantic_core import from_json
 
 from roost.errors import CommandError, ErrorCode
+from roost.paging import fitting
 from roost_recorder.settings import RecorderSection
 from roost_recorder.store import DAY_MS
 from roost_recorder.timespec import resolve
 
 Time = StrictInt | StrictFloat | StrictStr
+MAX_STEP = 100 * 366 * 86400  # a century per bucket is the most that means anything
 
 _RAW = """
 SELECT ts, value, 0 FROM samples WHERE series_id = :series AND ts >= :start AND ts <= :end
@@ -69,7 +73,7 @@ class HistoryParams(BaseModel):
     )
     to: Time | None = Field(default=None, description="as from; default now")
     step: StrictInt | StrictFloat | None = Field(
-        default=None, gt=0, description="seconds per aggregate bucket"
+        default=None, gt=0, le=MAX_STEP, description="seconds per aggregate bucket"
     )
     limit: StrictInt | None = Field(default=None, ge=1, description="most points in one answer")
 
@@ -78,6 +82,10 @@ class SeriesParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     device: str | None = Field(default=None, description="<node>/<device>; all when omitted")
+    offset: StrictInt = Field(
+        default=0, ge=0, le=2**53, description="the `next` of the previous page"
+    )
+    limit: StrictInt | None = Field(default=None, ge=1, description="most series in one answer")
 
 
 class EventsParams(BaseModel):
@@ -109,10 +117,29 @@ def _range(from_: Time, to: Time | None) -> tuple[int, int]:
     return round(start * 1000), round(end * 1000)
 
 
+DEFAULT_BUDGET = 4 * 1024 * 1024
+POINT_BYTES = 48  # a raw point of a number: [ts, value] with the comma
+GROUPED_BYTES = 160  # [ts, min, max, mean, last, count]
+
+
+def _row_size(row: tuple[int, Any, int]) -> int:
+    return 24 + len(row[1]) if row[2] else POINT_BYTES
+
+
+def _event_size(row: tuple[int, str, str, str, str]) -> int:
+    return 96 + len(row[1]) + len(row[2]) + len(row[3]) + len(row[4])
+
+
 class History:
-    def __init__(self, db: aiosqlite.Connection, section: RecorderSection) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        section: RecorderSection,
+        budget: Callable[[], int] = lambda: DEFAULT_BUDGET,
+    ) -> None:
         self.db = db
         self._section = section
+        self.budget = budget  # bytes one answer may hold (the node sets its own)
 
     @classmethod
     async def open(cls, path: Path, section: RecorderSection) -> History:
@@ -177,6 +204,7 @@ class History:
             _RAW, {"series": series, "start": start, "end": end, "limit": limit + 1}
         )
         result: dict[str, JsonValue] = {}
+        limit = min(limit, fitting(rows[:limit], self.budget(), _row_size))
         if len(rows) > limit:
             cut = rows[limit][0]
             page = [row for row in rows[:limit] if row[0] < cut]
@@ -221,6 +249,7 @@ class History:
             {"series": series, "start": start, "end": end, "step": step, "limit": limit + 1},
         )
         result: dict[str, JsonValue] = {}
+        limit = min(limit, self.budget() // GROUPED_BYTES)
         if len(rows) > limit:
             result["next"] = rows[limit][0] / 1000
             rows = rows[:limit]
@@ -232,7 +261,8 @@ class History:
 
     # series and events -----------------------------------------------------------------
     async def series(self, params: SeriesParams) -> JsonValue:
-        """Every recorded property: device, prop, whether it holds numbers, first, last."""
+        """Every recorded property: device, prop, whether it holds numbers, first, last;
+        from `offset` on, cut at `limit` and at the answer budget (then `next`)."""
         where, args = "", tuple[int, ...]()
         if params.device is not None:
             where, args = "WHERE s.device_id = ?", (await self._device_id(params.device),)
@@ -243,9 +273,17 @@ class History:
             "(SELECT min(ts) FROM changes WHERE series_id = s.id), "
             "(SELECT max(ts) FROM changes WHERE series_id = s.id) "
             f"FROM series AS s JOIN devices AS d ON d.id = s.device_id {where} "
-            "ORDER BY d.node, d.device, s.prop",
-            args,
+            "ORDER BY d.node, d.device, s.prop LIMIT ? OFFSET ?",
+            (*args, self._limit(params.limit) + 1, params.offset),
         )
+        result: dict[str, JsonValue] = {}
+        limit = min(
+            self._limit(params.limit),
+            fitting(rows, self.budget(), lambda r: 96 + len(r[0]) + len(r[1]) + len(r[2])),
+        )
+        if len(rows) > limit:
+            result["next"] = params.offset + limit
+            rows = rows[:limit]
         out: list[JsonValue] = []
         for node, device, prop, s_first, s_last, c_first, c_last in rows:
             firsts = [t for t in (s_first, c_first) if t is not None]
@@ -259,7 +297,7 @@ class History:
                     "last": max(lasts) / 1000 if lasts else None,
                 }
             )
-        return {"series": out}
+        return {"series": out, **result}
 
     async def events(self, params: EventsParams) -> JsonValue:
         device_id = await self._device_id(params.device)
@@ -283,6 +321,7 @@ class History:
             },
         )
         result: dict[str, JsonValue] = {}
+        limit = min(limit, fitting(rows[:limit], self.budget(), _event_size))
         if len(rows) > limit:
             cut = rows[limit][0]
             page = [row for row in rows[:limit] if row[0] < cut]

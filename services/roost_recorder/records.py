@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from pydantic_core import from_json, to_json
 
-from roost.clock import parse_iso
 from roost.errors import ErrorCode
 from roost.message import Message
 from roost.models.messages import EventPayload
+from roost.models.timestamps import unix_millis
 from roost.topics import RESERVED_NODE_IDS, Topics
 from roost_recorder.settings import RecorderSection
 from roost_recorder.store import Batch, DeviceKey, SeriesKey
@@ -135,12 +135,13 @@ class Parser:
                     )
                 )
             if isinstance(value, int | float) and not isinstance(value, bool):
-                if isinstance(value, float) and not math.isfinite(value):
+                number = _finite(value)
+                if number is None:
                     problems.append(
-                        Problem(ErrorCode.INVALID_VALUE, f"{prop} is not finite", topic)
+                        Problem(ErrorCode.INVALID_VALUE, f"{prop} is not a finite number", topic)
                     )
                     continue
-                samples.append((key, ts, float(value)))
+                samples.append((key, ts, number))
                 continue
             encoded = to_json(value).decode()
             if self._last.get(key) != encoded:
@@ -174,18 +175,21 @@ class Parser:
         return [problem] if problem is not None else []
 
 
+def _finite(value: int | float) -> float | None:
+    """The value as a float, None when it has none (an integer of hundreds of digits)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _millis(raw: object, received: float, topic: str) -> tuple[int, Problem | None]:
     """The message's own time in Unix ms (ISO-8601 or Unix seconds); else when it came."""
     if raw is None:
         return round(received * 1000), None
     try:
-        if isinstance(raw, str):
-            return round(parse_iso(raw).timestamp() * 1000), None
-        if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
-            return round(raw * 1000), None
-    except (ValueError, OverflowError):
-        pass
-    problem = Problem(
-        ErrorCode.INVALID_VALUE, f"ts {raw!r} is not ISO-8601; used the time it arrived", topic
-    )
-    return round(received * 1000), problem
+        return unix_millis(raw), None
+    except ValueError as exc:
+        problem = Problem(ErrorCode.INVALID_VALUE, f"ts: {exc}; used the time it arrived", topic)
+        return round(received * 1000), problem

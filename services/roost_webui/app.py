@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -33,6 +33,7 @@ from roost_webui import wire
 from roost_webui.auth import LOGIN_COOKIE, SESSION_COOKIE, Principal, same
 from roost_webui.errors import ApiError, error_response
 from roost_webui.gate import Gate, client_of, cookies_of, origin_allowed
+from roost_webui.wire import WireResponse
 
 if TYPE_CHECKING:
     from roost_webui.server import WebUI
@@ -251,13 +252,13 @@ def build_app(ui: WebUI) -> Starlette:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok" if ui.feed.connected else "degraded"})
+        return WireResponse({"status": "ok" if ui.feed.connected else "degraded"})
 
     # API: reading -----------------------------------------------------------------------------
     async def api_session(request: Request) -> Response:
         principal = principal_of(request)
         session = principal.session
-        return JSONResponse(
+        return WireResponse(
             {
                 "kind": principal.kind,
                 "name": principal.name,
@@ -270,20 +271,20 @@ def build_app(ui: WebUI) -> Starlette:
 
     async def api_nodes(request: Request) -> Response:
         view = ui.feed.view
-        return JSONResponse(
+        return WireResponse(
             {"nodes": [wire.node_json(n) for n in sorted(view.nodes.values(), key=lambda n: n.id)]}
         )
 
     async def api_devices(request: Request) -> Response:
-        return JSONResponse({"devices": wire.snapshot_json(ui.feed.view)["devices"]})
+        return WireResponse({"devices": wire.snapshot_json(ui.feed.view)["devices"]})
 
     async def api_device(request: Request) -> Response:
         device = device_of(request.path_params["node"], request.path_params["device"])
-        return JSONResponse(wire.device_json(ui.feed.view, device))
+        return WireResponse(wire.device_json(ui.feed.view, device))
 
     async def api_events(request: Request) -> Response:
         device = device_of(request.path_params["node"], request.path_params["device"])
-        return JSONResponse({"events": [e.json() for e in ui.events.entries(device.ref)]})
+        return WireResponse({"events": [e.json() for e in ui.events.entries(device.ref)]})
 
     async def api_event_snapshot(request: Request) -> Response:
         device = device_of(request.path_params["node"], request.path_params["device"])
@@ -342,7 +343,7 @@ def build_app(ui: WebUI) -> Starlette:
         body = {"recorder": recorder, **params}
         if isinstance(data, dict):
             body.update(data)
-        return JSONResponse(body)
+        return WireResponse(body)
 
     async def api_app_logs(request: Request) -> Response:
         node = request.path_params["node"]
@@ -354,7 +355,7 @@ def build_app(ui: WebUI) -> Starlette:
             raise ApiError(400, "invalid_params", str(exc)) from None
         lines = _int(request.query_params.get("lines"), 100, 1, 5000)
         data = await call(node, "logs", {"app": app, "lines": lines})
-        return JSONResponse(data if isinstance(data, dict) else {"lines": []})
+        return WireResponse(data if isinstance(data, dict) else {"lines": []})
 
     async def api_scripts_log(request: Request) -> Response:
         limit = _int(request.query_params.get("limit"), 100, 1, 1000)
@@ -369,7 +370,7 @@ def build_app(ui: WebUI) -> Starlette:
         body = {"node": node}
         if isinstance(data, dict):
             body.update(data)
-        return JSONResponse(body)
+        return WireResponse(body)
 
     # API: acting ------------------------------------------------------------------------------
     async def api_set(request: Request) -> Response:
@@ -385,7 +386,7 @@ def build_app(ui: WebUI) -> Starlette:
         need_broker()
         verdict = await ui.commands.send(device, values)
         status = {"ok": 200, "rejected": 422, "timeout": 504, "unreachable": 503}[verdict.status]
-        return JSONResponse(verdict.model_dump(mode="json"), status_code=status)
+        return WireResponse(verdict.model_dump(mode="json"), status_code=status)
 
     async def api_call(request: Request) -> Response:
         node = request.path_params["node"]
@@ -401,11 +402,11 @@ def build_app(ui: WebUI) -> Starlette:
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_params", "params must be a JSON object")
         data = await call(node, method, body)
-        return JSONResponse({"data": data})
+        return WireResponse({"data": data})
 
     async def api_tokens(request: Request) -> Response:
         if request.method == "GET":
-            return JSONResponse({"tokens": ui.tokens.list()})
+            return WireResponse({"tokens": ui.tokens.list()})
         if principal_of(request).kind != "session":
             raise ApiError(403, "forbidden", "API tokens are made from a logged-in page")
         body = await read_json(request, 4096)
@@ -417,7 +418,7 @@ def build_app(ui: WebUI) -> Starlette:
         except KeyError:
             raise ApiError(409, "exists", f"a token named {name!r} exists") from None
         log.info("API token %r made", name)
-        return JSONResponse({"name": name, "token": token}, status_code=201)
+        return WireResponse({"name": name, "token": token}, status_code=201)
 
     async def api_token_delete(request: Request) -> Response:
         if principal_of(request).kind != "session":
@@ -442,7 +443,7 @@ def build_app(ui: WebUI) -> Starlette:
         body = await read_json(request, settings.max_body)
         event_type, data = ui.webhooks.parse(hook, body, request.query_params.get("type"))
         event_id = ui.webhooks.emit(hook, event_type, data)
-        return JSONResponse({"id": event_id, "event_type": event_type}, status_code=202)
+        return WireResponse({"id": event_id, "event_type": event_type}, status_code=202)
 
     async def live(websocket: WebSocket) -> None:
         await ui.hub.serve(websocket)

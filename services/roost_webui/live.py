@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from pydantic_core import to_json
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from roost.mirror import Change, ChangeKind, StateView
@@ -27,17 +26,36 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_SHUTDOWN = 1001
 
 
+MAX_QUEUED_BYTES = 8 * 1024 * 1024
+
+
 class LiveClient:
-    def __init__(self, size: int) -> None:
+    """What waits to go to one page: at most `size` messages and `max_bytes` of them (a
+    few large states must not hold megabytes per page); past either, the page is told
+    to start again."""
+
+    def __init__(self, size: int, max_bytes: int = MAX_QUEUED_BYTES) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
         self.overflowed = False
         self.close_code = CLOSE_SHUTDOWN
+        self.queued_bytes = 0
+        self.max_bytes = max_bytes
+
+    async def get(self) -> str | None:
+        text = await self.queue.get()
+        if text is not None:
+            self.queued_bytes -= len(text)
+        return text
 
     def put(self, text: str | None) -> None:
         if self.overflowed:
             return
         try:
+            if text is not None and self.queued_bytes + len(text) > self.max_bytes:
+                raise asyncio.QueueFull
             self.queue.put_nowait(text)
+            if text is not None:
+                self.queued_bytes += len(text)
         except asyncio.QueueFull:
             self.overflowed = True
             self.close_code = CLOSE_TOO_SLOW
@@ -73,7 +91,7 @@ class LiveHub:
     def broadcast(self, message: dict[str, Any]) -> None:
         if not self.clients:
             return
-        text = to_json(message).decode()
+        text = wire.text(message)
         for client in list(self.clients):
             client.put(text)
         self.sent += 1
@@ -120,7 +138,7 @@ class LiveHub:
 
     def on_reset(self, view: StateView) -> None:
         if self.clients:
-            text = to_json(self.snapshot()).decode()
+            text = wire.text(self.snapshot())
             for client in list(self.clients):
                 client.put(text)
 
@@ -139,9 +157,9 @@ class LiveHub:
         self.clients.add(client)
         receiver = asyncio.create_task(self._receive(websocket, client))
         try:
-            await websocket.send_text(to_json(self.snapshot()).decode())
+            await websocket.send_text(wire.text(self.snapshot()))
             while True:
-                text = await client.queue.get()
+                text = await client.get()
                 if text is None:
                     break
                 await websocket.send_text(text)

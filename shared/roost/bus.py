@@ -26,6 +26,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import struct
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -40,10 +41,11 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from roost.backoff import reconnect_backoff
-from roost.errors import BusError, RequestTimeout, RoostError
+from roost.errors import BusError, RequestTimeout, RoostError, TooLarge
 from roost.message import Message
 from roost.models.messages import Response
 from roost.outbox import Outbox, Outgoing
+from roost.packets import MQTT_MAX_PACKET, publish_size, topic_problem
 from roost.settings import MqttSettings
 from roost.topics import Topics
 
@@ -100,6 +102,7 @@ class BusCounters:
     received: int = 0
     sent: int = 0
     errors: int = 0
+    too_large: int = 0  # refused: over the broker's packet limit (also counted in errors)
 
 
 class Subscription:
@@ -141,6 +144,8 @@ class Connection:
         await self.client.unsubscribe(topic_filter)
 
     async def publish(self, item: Outgoing) -> None:
+        if self.bus._refused(item):
+            return
         await self.client.publish(
             item.topic,
             item.payload,
@@ -230,6 +235,7 @@ class Bus:
         self._backoff = reconnect_backoff()
         self._connect_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.connects = 0
+        self.broker_max_packet: int | None = None  # from the last CONNACK, if it said
 
     # life cycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -352,7 +358,62 @@ class Bus:
         client.pending_calls_threshold = s.max_inflight + 16
         if self._manual_ack:
             client._client.manual_ack_set(True)
+        self._watch_connack(client)
         return client
+
+    def _watch_connack(self, client: aiomqtt.Client) -> None:
+        """Keep the broker's Maximum Packet Size from the CONNACK (aiomqtt drops it)."""
+        inner: Any = client._client.on_connect
+
+        def on_connect(
+            paho: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None
+        ) -> None:
+            limit = getattr(properties, "MaximumPacketSize", None) if properties else None
+            self.broker_max_packet = limit if isinstance(limit, int) else None
+            inner(paho, userdata, flags, reason, properties)
+
+        client._client.on_connect = on_connect
+
+    @property
+    def max_packet(self) -> int:
+        """The largest packet we may send: the broker's limit and `[mqtt] max_packet_bytes`."""
+        limits = [MQTT_MAX_PACKET, self.broker_max_packet, self.settings.max_packet_bytes]
+        return min(limit for limit in limits if limit)
+
+    def fits(
+        self, topic: str, payload: bytes, *, qos: int = 1, properties: Properties | None = None
+    ) -> bool:
+        """Whether a message goes through the broker's packet limit (False also for one
+        that cannot be encoded at all)."""
+        try:
+            return publish_size(topic, len(payload), qos, properties) <= self.max_packet
+        except (struct.error, ValueError):
+            return False
+
+    def _refused(self, item: Outgoing) -> bool:
+        """Refuse `item` if the broker would close the connection for it — over the packet
+        limit (TooLarge), or a topic MQTT forbids (U+0000, a wildcard, over 65535 bytes) —
+        resolved with the error, counted, logged. Sent, it would go out again after every
+        reconnect while it stays queued, and the connection would never get past it."""
+        limit = self.max_packet
+        error: BusError
+        problem = topic_problem(item.topic)
+        if problem is not None:
+            error = BusError(f"cannot publish to {item.topic[:200]!r}: {problem}")
+        else:
+            try:
+                size = publish_size(item.topic, len(item.payload), item.qos, item.properties)
+            except (struct.error, ValueError) as exc:  # e.g. a property over 65535 bytes
+                error = BusError(f"cannot encode a message to {item.topic[:200]!r}: {exc}")
+            else:
+                if size <= limit:
+                    return False
+                error = TooLarge(item.topic, size, limit)
+                self.counters.too_large += 1
+        self.counters.errors += 1
+        log.error("%s", error)
+        item.resolve(error)
+        return True
 
     async def _run(self) -> None:
         backoff = self._backoff
@@ -558,10 +619,13 @@ class Bus:
         properties: Properties | None = None,
         timeout: float | None = None,
     ) -> None:
-        """Queue a publish and wait until the broker has it (PUBACK for QoS 1)."""
+        """Queue a publish and wait until the broker has it (PUBACK for QoS 1); raises
+        TooLarge for a message over the broker's packet limit."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         item = Outgoing(topic, encode(payload), qos, retain, properties, waiters=[done])
         if not self._queue(item):
+            if done.done():
+                done.result()  # raises why it was refused
             raise BusError(f"outbox full ({self._outbox.limit}); dropped publish to {topic}")
         try:
             async with asyncio.timeout(timeout):
@@ -570,6 +634,8 @@ class Bus:
             raise BusError(f"publish to {topic} not acknowledged within {timeout} s") from None
 
     def _queue(self, item: Outgoing) -> bool:
+        if self._refused(item):
+            return False
         queued = self._outbox.put(item)
         if queued:
             self._drained.clear()
@@ -607,6 +673,8 @@ class Bus:
 
     async def _send(self, conn: Connection, item: Outgoing, window: asyncio.Semaphore) -> None:
         try:
+            if self._refused(item):  # queued before this connection's CONNACK said
+                return
             await conn.publish(item)
         except asyncio.CancelledError:
             self._outbox.put_front(item)

@@ -5,7 +5,8 @@
     ├── TopicError         a topic or id that breaks the contract
     ├── CommandError       a command or request rejected; carries a machine-readable code
     └── BusError           the broker cannot be reached or refused us
-        └── RequestTimeout a request got no response in time
+        ├── RequestTimeout a request got no response in time
+        └── TooLarge       a message over the broker's packet limit: refused, never sent
 
 Foreign errors (aiomqtt, pydantic, OSError) are re-raised as these at the edge of the
 library, `from None` where the original adds nothing for the user.
@@ -41,6 +42,22 @@ class RequestTimeout(BusError):
     """A request was sent but no response arrived in time."""
 
 
+class TooLarge(BusError):
+    """A message larger than the broker (or `[mqtt] max_packet_bytes`) accepts.
+
+    Sending it would make the broker close the connection, and a queued message would go
+    out again after every reconnect: it is refused instead, counted and logged."""
+
+    def __init__(self, topic: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"a message of {size} bytes to {topic} is over the broker's packet limit "
+            f"of {limit} bytes; not sent"
+        )
+        self.topic = topic
+        self.size = size
+        self.limit = limit
+
+
 class ErrorCode(StrEnum):
     """Codes carried on `error` topics and in error responses (docs/topics.md lists them)."""
 
@@ -63,6 +80,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_METHOD = "unknown_method"
     INVALID_PARAMS = "invalid_params"
     TIMEOUT = "timeout"
+    TOO_LARGE = "too_large"
 
 
 class CommandError(RoostError):

@@ -93,6 +93,9 @@ class Change:
 Listener = Callable[[Change], None]
 
 
+MAX_PAYLOAD = 256 * 1024  # states, metas, events: a few kB each; JPEGs go to blob topics
+
+
 class StateView:
     def __init__(
         self,
@@ -102,10 +105,12 @@ class StateView:
         errors: bool = True,
         acks: bool = True,
         stats: bool = True,
+        max_payload: int = MAX_PAYLOAD,
     ) -> None:
         self.topics = topics
         self.nodes: dict[str, NodeView] = {}
         self.invalid = 0
+        self.max_payload = max_payload
         self._events = events
         self._errors = errors
         self._acks = acks
@@ -218,6 +223,12 @@ class StateView:
         node_id, device_id = parsed.node, parsed.device
         if node_id is None:
             return None
+        if len(message.payload) > self.max_payload:
+            # Held in memory by every consumer and sent to every page: refused, so a peer
+            # publishing megabytes of state cannot grow them without bound.
+            self.invalid += 1
+            log.debug("ignoring %s: %d bytes", message.topic, len(message.payload))
+            return None
         try:
             return self._apply(parsed.kind, node_id, device_id, message)
         except (ValueError, ValidationError) as exc:
@@ -252,7 +263,7 @@ class StateView:
         if device is None:
             return None  # no meta, no device (and clearing one we no longer have)
         if kind is TopicKind.STATE:
-            new = from_json(payload) if payload else {}
+            new = from_json(payload, allow_inf_nan=False) if payload else {}
             if not isinstance(new, dict):
                 raise ValueError("state is not a JSON object")
             changed = {

@@ -206,6 +206,11 @@ class Node:
             methods={name: method.spec for name, method in self.methods.items()},
         )
 
+    def answer_budget(self) -> int:
+        """Bytes a method's answer may take: `[mqtt] max_answer_bytes`, and below the
+        broker's packet limit with room for the topic, properties and envelope."""
+        return max(1024, min(self.settings.mqtt.max_answer_bytes, self.bus.max_packet - 2048))
+
     def count_error(self) -> None:
         self._errors += 1
 
@@ -726,38 +731,61 @@ class Node:
         )
         if error is not None:
             log.info("%s: request %s refused: %s", self, method, error.message)
+        asked = _asked(message, request)
         topic = self._answer_topic(message, method, request)
-        if topic is None:
-            topic = self.topics.response(self.id, method)
+        if topic is None:  # aimed outside the reply space: answered at the default instead
+            topic = self._response_topic(method)
             self._errors += 1
             log.warning(
                 "%s: request %s asked for its answer at %r, outside the reply space: "
                 "answered at %s",
                 self,
-                method,
-                _asked(message, request)[:200],
+                method[:80],
+                asked[:200],
                 topic,
             )
+        if not topic:  # no such method can have a response topic: nowhere to answer
+            self._errors += 1
+            log.warning("%s: no response topic for a request to %r", self, method[:80])
+            return
         properties = None
         if message.correlation_data is not None:
             properties = publish_properties(correlation_data=message.correlation_data)
-        self.bus.publish_nowait(
-            topic, response.model_dump_json(exclude_none=True), properties=properties
-        )
+        payload = response.model_dump_json(exclude_none=True).encode()
+        if not self.bus.fits(topic, payload, properties=properties):
+            # Sent as it is, the broker would drop the connection: say so instead.
+            log.error("%s: the answer to %s is over the broker's packet limit", self, method)
+            self._errors += 1
+            too_large = ErrorBody(
+                code=ErrorCode.TOO_LARGE,
+                message=f"the answer of {len(payload)} bytes is over the broker's packet "
+                f"limit of {self.bus.max_packet} bytes; ask for less (limit, a shorter range)",
+            )
+            response = Response(id=request_id, status="error", error=too_large)
+            payload = response.model_dump_json(exclude_none=True).encode()
+        self.bus.publish_nowait(topic, payload, properties=properties)
 
     def _answer_topic(self, message: Message, method: str, request: Request | None) -> str | None:
         """Where the answer goes: the MQTT 5 response topic or `reply_to` when it lies in
         the reply space (`<prefix>/reply/<user>/…`) or is this node's own response topic;
-        the node's response topic when none is asked; None for any other destination. A
+        the node's response topic when none is asked ("" when the method's name cannot form
+        one); None for any other destination. A
         requester must never make a node publish with the node's rights on a topic the
         requester may not write (the node's availability, its state, its discovery)."""
-        default = self.topics.response(self.id, method)
+        default = self._response_topic(method)
         asked = _asked(message, request)
         if not asked:
             return default
         if asked == default or _is_reply_topic(asked, self.topics.reply_base()):
             return asked
         return None
+
+    def _response_topic(self, method: str) -> str:
+        """This node's response topic for `method`; "" when no topic can hold the name."""
+        try:
+            return self.topics.response(self.id, method)
+        except TopicError:
+            return ""
 
     def _refusal(self, message: Message, request: Request | None) -> CommandError:
         return CommandError(

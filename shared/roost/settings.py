@@ -66,6 +66,11 @@ class MqttSettings(Section):
     ha_birth_delay: tuple[float, float] = (1.0, 5.0)
     max_command_bytes: int = Field(default=65536, ge=256)
     max_inflight: int = Field(default=100, ge=1, le=65535)
+    # The largest packet this client sends (None: what the broker announces, else MQTT's
+    # 256 MB); bigger messages are refused before they reach the broker.
+    max_packet_bytes: int | None = Field(default=None, ge=1024)
+    # What one answer to a request may hold; methods page (`next`) to stay below it.
+    max_answer_bytes: int = Field(default=4 * 1024 * 1024, ge=4096)
 
     @field_validator("prefix", "discovery_prefix")
     @classmethod

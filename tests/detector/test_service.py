@@ -114,3 +114,22 @@ def test_bad_detector_config_is_one_clear_line(tmp_path: Path) -> None:
     config.write_text("[detector]\ndetect_fps = 0\n")
     with pytest.raises(ConfigError, match="detect_fps"):
         load_settings(Settings, config)
+
+
+async def test_automatic_cameras_are_bounded(
+    roost_settings: RoostSettings, bus: Bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node publishing frames on a hundred device ids made a hundred watches (a task,
+    a device, detection CPU each)."""
+    t = roost_settings.mqtt.topics()
+    settings = detector_settings(roost_settings, max_auto_cameras=3)
+    async with running_detector(settings) as service:
+        for n in range(20):
+            await bus.publish(t.blob("flood", f"cam-{n}", "jpeg"), b"\xff\xd8 not really", qos=1)
+        await bus.publish(t.blob("flood", "cam-0", "jpeg"), b"\xff\xd8 again", qos=1)
+        # Its answer to a request comes after it has read every frame we sent before.
+        answer = await bus.request("detector", "no_such_method")
+        assert answer.error is not None and answer.error.code == "unknown_method"
+        assert sorted(service.watches) == ["cam-0", "cam-1", "cam-2"]
+    told = [r for r in caplog.records if "max_auto_cameras" in r.getMessage()]
+    assert len(told) == 17

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from pathlib import Path
 
 import psutil
@@ -199,3 +200,38 @@ async def test_the_engine_keeps_working_across_a_broker_restart(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await engine.close()
+
+
+async def test_a_number_beyond_float_range_does_not_kill_the_workers(
+    lab: Node, start_engine: StartEngine, bus: Bus
+) -> None:
+    """A peer's `1e999` reads as infinity; handed to a worker as `Infinity` (not JSON) it
+    made JSON.parse throw in the VM and the worker die, on every update, for every script."""
+    run = await start_engine({"devices/sensor.js": STEADY}, workers=1)
+    state = lab.topics.state("lab", "sensor")
+    await bus.publish(state, b'{"temperature": 1e999, "ts": "2026-01-01T00:00:00.000Z"}')
+    await bus.publish(state, b'{"temperature": -1e999, "ts": "2026-01-01T00:00:01.000Z"}')
+    entry = await run.entry(lambda e: e.trigger.get("changes") == {"temperature": -math.inf})
+    assert entry.error is None and entry.logs == [
+        "devices/sensor.js:temperature_onchange: sensor null"
+    ]
+    lab.devices["sensor"].update(temperature=21.5)
+    await run.entry(lambda e: e.trigger.get("changes") == {"temperature": 21.5})
+    assert run.engine.pool.restarts == 0
+
+
+async def test_a_property_named_proto_does_not_kill_the_workers(
+    lab: Node, start_engine: StartEngine, bus: Bus
+) -> None:
+    """A state holding `__proto__` reached Object.prototype in the worker's copy of the
+    devices ("TypeError: not a function"), and the worker died on every update."""
+    run = await start_engine({"devices/sensor.js": STEADY}, workers=1)
+    state = lab.topics.state("lab", "sensor")
+    await bus.publish(state, b'{"temperature": 5, "__proto__": 1, "constructor": 2}')
+    first = await run.entry(lambda e: e.trigger.get("changes", {}).get("temperature") == 5)
+    assert first.error is None and first.logs == [
+        "devices/sensor.js:temperature_onchange: sensor 5"
+    ]
+    lab.devices["sensor"].update(temperature=21.5)
+    await run.entry(lambda e: e.trigger.get("changes") == {"temperature": 21.5})
+    assert run.engine.pool.restarts == 0

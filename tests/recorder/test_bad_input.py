@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -10,7 +11,7 @@ from roost.bus import Bus
 from roost.settings import RoostSettings
 from roost.testing import Watcher
 
-from .conftest import RecorderWatch, recorder_settings, running, samples_of
+from .conftest import RecorderWatch, count, recorder_settings, running, samples_of
 
 
 async def test_bad_payloads_are_reported_and_the_rest_recorded(
@@ -79,3 +80,29 @@ async def test_a_flood_of_bad_input_is_told_once(
         assert status["errors"] == 200
     lines = [r for r in caplog.records if r.name == "roost.recorder.input"]
     assert len(lines) == 1
+
+
+async def test_a_time_out_of_range_is_a_reject_not_the_end_of_ingest(
+    roost_settings: RoostSettings, bus: Bus
+) -> None:
+    """A `ts` no datetime or SQLite integer can hold once stopped the recorder for good:
+    the batch never committed, so the message came back after every restart."""
+    settings = recorder_settings(roost_settings)
+    t = bus.topics
+    state = t.state("probe", "tank")
+    errors = Watcher(bus, t.error("recorder", "database"))
+    hostile: list[object] = [1e16, 1e300, -1e17, 10**30, -(10**400), "NaN", "+275760-09-13"]
+    async with running(settings), RecorderWatch(bus) as watch, errors:
+        for n, ts in enumerate(hostile):
+            await bus.publish(state, f'{{"level": {n}, "ts": {json.dumps(ts)}}}')
+        await bus.publish(state, b'{"level": 1e308, "huge": 1%s}' % (b"0" * 400))
+        await bus.publish(state, {"level": 100.0, "ts": "2026-01-02T03:04:05.678Z"})
+        await watch.until_stored(lambda: samples_of(settings, "probe/tank", "level") == 9)
+        status = await watch.until(lambda s: s["errors"] >= len(hostile) + 1)
+        assert status["errors"] == len(hostile) + 1
+        assert "huge is not a finite number" in status["last_error"]
+        told = await errors.wait_json(errors.filter, timeout=5)
+        assert told["code"] == "invalid_value"
+        assert "ts: 1e+16 is out of range" in told["message"]
+    # Each bad time was replaced by the time it arrived; the good one is kept as sent.
+    assert count(settings, "SELECT count(*) FROM samples WHERE ts = 1767323045678") == 1

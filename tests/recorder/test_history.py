@@ -194,3 +194,30 @@ async def test_the_recorder_device_is_discovered(roost_settings: RoostSettings, 
         assert recording["entity_category"] == "diagnostic"
         state = await watch.until(lambda s: s["recording"] is True)
         assert state["sink"] == "off" and state["database_size"] > 0
+
+
+async def test_times_and_numbers_out_of_range_are_invalid_params(
+    roost_settings: RoostSettings, bus: Bus
+) -> None:
+    """A time or step past what SQLite's integers hold used to answer `failed` with
+    Python's OverflowError text."""
+    settings = recorder_settings(roost_settings)
+    async with running(settings), RecorderWatch(bus) as watch:
+        await bus.publish(bus.topics.state("probe", "tank"), {"level": 1.5})
+        await watch.until_stored(lambda: samples_of(settings, "probe/tank", "level") == 1)
+        where = {"device": "probe/tank", "prop": "level"}
+        for params in (
+            {"from": -1e300},
+            {"from": 1e300},
+            {"from": 10**400},
+            {"from": "-99999999999999w"},
+            {"from": -60, "to": 1e17},
+            {"from": -60, "step": 1e300},
+        ):
+            code, message = await _refused(bus, **where, **params)
+            assert code == "invalid_params", (params, message)
+            assert "range" in message or "less than" in message, message
+        code, message = await _refused(bus, "events", device="probe/tank", **{"from": 1e300})
+        assert code == "invalid_params", message
+        code, message = await _refused(bus, "series", offset=10**30)
+        assert code == "invalid_params", message

@@ -110,3 +110,24 @@ async def test_only_a_meta_makes_a_device(roost_settings: RoostSettings, bus: Bu
     await bus.sync()
     assert view.device("supervisor/ticker").state == {"x": 2}
     await bus.publish(t.meta("supervisor", "ticker"), b"", retain=True)
+
+
+async def test_huge_and_non_json_states_are_refused_not_held(
+    roost_settings: RoostSettings, bus: Bus
+) -> None:
+    """Every consumer (web UI, event engine, CLI) holds what its mirror holds: a peer's
+    3 MB state was kept and sent to every page; NaN is not JSON."""
+    t = bus.topics
+    view = StateView(t, max_payload=4096)
+    await view.attach(bus)
+    await bus.publish(t.meta("foreign", "thing"), {"name": "Thing"}, retain=True)
+    await bus.publish(t.state("foreign", "thing"), b'{"ok": true}')
+    await bus.publish(t.state("foreign", "thing"), b'{"blob": "' + b"x" * 5000 + b'"}')
+    await bus.publish(t.state("foreign", "thing"), b'{"level": NaN}')
+    await bus.publish(t.meta("foreign", "thing"), b'{"name": "' + b"x" * 5000 + b'"}')
+    await bus.sync()
+    assert view.invalid == 3
+    assert view.device("foreign/thing").state == {"ok": True}
+    meta = view.device("foreign/thing").meta
+    assert meta is not None and meta.name == "Thing"
+    await bus.publish(t.meta("foreign", "thing"), b"", retain=True)
