@@ -24,6 +24,7 @@ from roost.models.messages import ErrorPayload
 from roost.node import Node
 from roost.service import run_service, run_until_signalled
 from roost.session import session_client_id
+from roost_recorder.budget import SeriesBudget
 from roost_recorder.history import EventsParams, History, HistoryParams, SeriesParams
 from roost_recorder.ingest import Ingest
 from roost_recorder.lineprotocol import LineProtocol
@@ -62,7 +63,8 @@ class Recorder:
         self.sink = sink
         self.device = node.add_device(DEVICE_ID, META)
         self.rejects = RejectReporter(self._tell)
-        self.parser = Parser(node.topics, section, store.last_change)
+        budget = SeriesBudget(section.max_series_per_node, store.series)
+        self.parser = Parser(node.topics, section, store.last_change, budget)
         self.ingest = Ingest(
             store,
             self.parser,

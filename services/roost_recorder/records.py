@@ -20,6 +20,7 @@ from roost.message import Message
 from roost.models.messages import EventPayload
 from roost.models.timestamps import unix_millis
 from roost.topics import RESERVED_NODE_IDS, Topics
+from roost_recorder.budget import SeriesBudget
 from roost_recorder.settings import RecorderSection
 from roost_recorder.store import Batch, DeviceKey, SeriesKey
 
@@ -36,7 +37,11 @@ class Parser:
     that a property the meta does not name is reported."""
 
     def __init__(
-        self, topics: Topics, section: RecorderSection, last_change: dict[SeriesKey, str]
+        self,
+        topics: Topics,
+        section: RecorderSection,
+        last_change: dict[SeriesKey, str],
+        budget: SeriesBudget | None = None,
     ) -> None:
         self._base = len(topics.prefix.split("/"))
         self._max_payload = section.max_payload
@@ -45,6 +50,7 @@ class Parser:
         self._last = last_change
         self._excluded: dict[SeriesKey, bool] = {}
         self._known: dict[DeviceKey, frozenset[str]] = {}
+        self.budget = budget or SeriesBudget(section.max_series_per_node, ())
 
     # topics ----------------------------------------------------------------------------
     def _device(self, topic: str) -> tuple[str, str, str] | None:
@@ -124,6 +130,9 @@ class Parser:
             if value is None:
                 continue
             key = (node, device, prop)
+            if not self.budget.admit(key):
+                problems.append(self._over_budget(node, prop, topic))
+                continue
             if self._patterns and self.excluded(key):
                 continue
             if known is not None and prop not in known:
@@ -153,6 +162,8 @@ class Parser:
         self, message: Message, node: str, device: str, received: float, batch: Batch
     ) -> list[Problem]:
         topic = message.topic
+        if not self.budget.admit((node, device, "event")):
+            return [self._over_budget(node, "event", topic)]
         if self._patterns and self.excluded((node, device, "event")):
             return []
         try:
@@ -173,6 +184,15 @@ class Parser:
             )
         )
         return [problem] if problem is not None else []
+
+    def _over_budget(self, node: str, prop: str, topic: str) -> Problem:
+        limit = self.budget.per_node
+        return Problem(
+            ErrorCode.LIMIT_REACHED,
+            f"{node} already has {limit} recorded series ([recorder] max_series_per_node): "
+            f"{prop!r} of this device is not recorded",
+            topic,
+        )
 
 
 def _finite(value: int | float) -> float | None:

@@ -55,6 +55,9 @@ class RecorderSection(Section):
     exclude: list[str] = Field(default_factory=list)
     max_payload: int = Field(default=65536, ge=256)
     max_points: int = Field(default=100_000, ge=100, le=5_000_000)
+    # Series (a device's property, or its events) one node may make: a node that invents
+    # property names or device ids cannot grow the database and memory without end.
+    max_series_per_node: int = Field(default=2000, ge=1, le=1_000_000)
     status_interval: float = Field(default=5.0, gt=0)
     influxdb: InfluxSection = Field(default_factory=InfluxSection)
 

@@ -81,6 +81,7 @@ class ErrorCode(StrEnum):
     INVALID_PARAMS = "invalid_params"
     TIMEOUT = "timeout"
     TOO_LARGE = "too_large"
+    LIMIT_REACHED = "limit_reached"
 
 
 class CommandError(RoostError):

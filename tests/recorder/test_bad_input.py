@@ -106,3 +106,34 @@ async def test_a_time_out_of_range_is_a_reject_not_the_end_of_ingest(
         assert "ts: 1e+16 is out of range" in told["message"]
     # Each bad time was replaced by the time it arrived; the good one is kept as sent.
     assert count(settings, "SELECT count(*) FROM samples WHERE ts = 1767323045678") == 1
+
+
+async def test_a_node_cannot_explode_the_series_table(
+    roost_settings: RoostSettings, bus: Bus
+) -> None:
+    """A node that publishes ever new property names (or device ids) made a series each,
+    without end: past `max_series_per_node` they are refused and told, other nodes and
+    the node's known series go on."""
+    settings = recorder_settings(roost_settings, max_series_per_node=20)
+    t = bus.topics
+    errors = Watcher(bus, t.error("recorder", "database"))
+    async with running(settings), RecorderWatch(bus) as watch, errors:
+        for n in range(10):  # 10 devices of 3 properties: 30 series asked for
+            state = {f"p{k}": float(n * 3 + k) for k in range(3)}
+            await bus.publish(t.state("spray", f"d{n}"), state)
+        await bus.publish(t.event("spray", "d0"), {"event_type": "x", "id": "1", "ts": 1.0})
+        await bus.publish(t.state("spray", "d0"), {"p0": 99.0})  # a known series goes on
+        await bus.publish(t.state("calm", "tank"), {"level": 1.0})  # another node is not hit
+        await watch.until_stored(lambda: samples_of(settings, "calm/tank", "level") == 1)
+        await watch.until_stored(lambda: samples_of(settings, "spray/d0", "p0") == 2)
+        told = await errors.wait_json(errors.filter, lambda e: e["code"] == "limit_reached")
+        assert "max_series_per_node" in told["message"]
+        status = await watch.until(lambda s: s["errors"] >= 11)
+        assert status["errors"] == 11  # 10 refused properties and the refused events
+    spray = count(
+        settings,
+        "SELECT count(*) FROM series AS s JOIN devices AS d ON d.id = s.device_id "
+        "WHERE d.node = 'spray'",
+    )
+    assert spray == 20
+    assert count(settings, "SELECT count(*) FROM events") == 0
