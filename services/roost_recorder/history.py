@@ -11,6 +11,9 @@ a caller can walk any range without holding it all.
 
 from __future__ import annotations
 
+import asyncio
+import math
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -130,34 +133,85 @@ def _event_size(row: tuple[int, str, str, str, str]) -> int:
     return 96 + len(row[1]) + len(row[2]) + len(row[3]) + len(row[4])
 
 
+# A query over a longer span may read many rows: it waits in the long lane, so that short
+# queries (a chart's last hour, `roost history --since 10m`) are answered meanwhile.
+LONG_SPAN_MS = DAY_MS
+
+
+class Lane:
+    """One read-only connection and the deadline of the query it runs now: SQLite's
+    progress handler interrupts a query past `query_timeout`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self.lock = asyncio.Lock()
+        self.deadline = math.inf
+        self.busy = asyncio.Event()  # set while a query runs
+
+    @classmethod
+    async def open(cls, path: Path) -> Lane:
+        db = await aiosqlite.connect(path, isolation_level=None)
+        await db.execute("PRAGMA query_only = 1")
+        await db.execute("PRAGMA busy_timeout = 10000")
+        lane = cls(db)
+        await db.set_progress_handler(lane._overdue, 10_000)
+        return lane
+
+    def _overdue(self) -> bool:
+        return time.monotonic() > self.deadline  # runs in the connection's thread
+
+    async def rows(self, sql: str, params: Any, timeout: float) -> list[Any]:
+        async with self.lock:
+            self.deadline = time.monotonic() + timeout
+            self.busy.set()
+            try:
+                async with self.db.execute(sql, params) as cursor:
+                    return list(await cursor.fetchall())
+            except sqlite3.OperationalError as exc:
+                if "interrupted" not in str(exc):
+                    raise
+                raise CommandError(
+                    ErrorCode.TIMEOUT,
+                    f"the query ran past [recorder] query_timeout ({timeout:g} s): ask for a "
+                    "shorter range or a coarser step",
+                ) from None
+            finally:
+                self.deadline = math.inf
+                self.busy.clear()
+
+
 class History:
     def __init__(
         self,
         db: aiosqlite.Connection,
         section: RecorderSection,
         budget: Callable[[], int] = lambda: DEFAULT_BUDGET,
+        *,
+        long_lane: Lane | None = None,
     ) -> None:
         self.db = db
+        self._short = Lane(db)
+        self.long_lane = long_lane or self._short
         self._section = section
         self.budget = budget  # bytes one answer may hold (the node sets its own)
 
     @classmethod
     async def open(cls, path: Path, section: RecorderSection) -> History:
-        db = await aiosqlite.connect(path, isolation_level=None)
-        await db.execute("PRAGMA query_only = 1")
-        await db.execute("PRAGMA busy_timeout = 10000")
-        return cls(db, section)
+        short = await Lane.open(path)
+        return cls(short.db, section, long_lane=await Lane.open(path))
 
     async def close(self) -> None:
         await self.db.close()
+        if self.long_lane is not self._short:
+            await self.long_lane.db.close()
 
     async def _one(self, sql: str, params: Any) -> Any:
-        async with self.db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._short.rows(sql, params, self._section.query_timeout)
+        return rows[0] if rows else None
 
-    async def _all(self, sql: str, params: Any) -> list[Any]:
-        async with self.db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    async def _all(self, sql: str, params: Any, span: int = 0) -> list[Any]:
+        lane = self.long_lane if span > LONG_SPAN_MS else self._short
+        return await lane.rows(sql, params, self._section.query_timeout)
 
     async def _device_id(self, device: str) -> int:
         node, device_id = _split(device)
@@ -201,7 +255,7 @@ class History:
 
     async def _raw(self, series: int, start: int, end: int, limit: int) -> JsonValue:
         rows = await self._all(
-            _RAW, {"series": series, "start": start, "end": end, "limit": limit + 1}
+            _RAW, {"series": series, "start": start, "end": end, "limit": limit + 1}, end - start
         )
         result: dict[str, JsonValue] = {}
         limit = min(limit, fitting(rows[:limit], self.budget(), _row_size))
@@ -247,6 +301,7 @@ class History:
         rows = await self._all(
             sql,
             {"series": series, "start": start, "end": end, "step": step, "limit": limit + 1},
+            end - start,
         )
         result: dict[str, JsonValue] = {}
         limit = min(limit, self.budget() // GROUPED_BYTES)
@@ -319,6 +374,7 @@ class History:
                 "type": params.event_type,
                 "limit": limit + 1,
             },
+            end - start,
         )
         result: dict[str, JsonValue] = {}
         limit = min(limit, fitting(rows[:limit], self.budget(), _event_size))

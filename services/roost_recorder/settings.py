@@ -57,6 +57,9 @@ class RecorderSection(Section):
     max_points: int = Field(default=100_000, ge=100, le=5_000_000)
     # Series (a device's property, or its events) one node may make: a node that invents
     # property names or device ids cannot grow the database and memory without end.
+    # A history, series or events query is stopped past this; queries over more than a
+    # day wait in a lane of their own, so short ones are answered meanwhile.
+    query_timeout: float = Field(default=10.0, gt=0, le=3600)
     max_series_per_node: int = Field(default=2000, ge=1, le=1_000_000)
     status_interval: float = Field(default=5.0, gt=0)
     influxdb: InfluxSection = Field(default_factory=InfluxSection)
