@@ -552,6 +552,10 @@ def restore(
     skip_extras: Annotated[
         bool, typer.Option(help="Leave out the archive's extras that are not allowed here.")
     ] = False,
+    trust_config: Annotated[
+        bool,
+        typer.Option(help="Restore a config that runs programs of its own (apps with a command)."),
+    ] = False,
 ) -> None:
     """Put a `roost backup` archive back: config, data dir, secrets, databases, scripts.
 
@@ -569,8 +573,13 @@ def restore(
     config = _local_settings() if target.is_file() else _env_settings()
     allowed = [*config.supervisor.backup.include, *(extra or [])]
     try:
-        if not skip_extras and sys.stdin.isatty():
-            allowed.extend(_ask_for_extras(read_manifest(archive).extras, allowed))
+        if sys.stdin.isatty():
+            if not skip_extras:
+                chosen, declined = _ask_for_extras(read_manifest(archive).extras, allowed)
+                allowed.extend(chosen)
+                skip_extras = declined  # what was declined is left out, the rest restored
+            if not trust_config:
+                trust_config = _ask_for_programs(archive)
         report = restore_archive(
             archive,
             data_dir=config.node.data_dir,
@@ -578,6 +587,7 @@ def restore(
             force=force,
             include=allowed,
             skip_extras=skip_extras,
+            trust_config=trust_config,
         )
     except ArchiveError as exc:
         fail(str(exc), Exit.REJECTED)
@@ -594,15 +604,32 @@ def restore(
     console.print("continue where the old machine stopped: roost up", markup=False)
 
 
-def _ask_for_extras(entries: Any, allowed: list[Path]) -> list[Path]:
-    """At a terminal, ask before restoring an extra this machine's config does not name."""
+def _ask_for_extras(entries: Any, allowed: list[Path]) -> tuple[list[Path], bool]:
+    """At a terminal, ask before restoring an extra this machine's config does not name:
+    the paths chosen, and whether any was declined (then it is left out)."""
     known = {path.expanduser().resolve() for path in allowed}
     chosen: list[Path] = []
+    declined = False
     for entry in entries:
         path = Path(entry.path).expanduser()
-        if not path.is_absolute() or path.resolve() in known:
+        if path.is_absolute() and path.resolve() in known:
             continue
         question = f"the archive holds {entry.kind} {entry.path} from the old machine; restore it?"
-        if typer.confirm(question, default=False):
+        if path.is_absolute() and typer.confirm(question, default=False):
             chosen.append(path)
-    return chosen
+        else:
+            declined = True
+    return chosen, declined
+
+
+def _ask_for_programs(archive: Path) -> bool:
+    """At a terminal, show what the archive's config would run and ask whether to trust it."""
+    from roost_supervisor.restore import config_of, programs_in
+
+    programs = programs_in(config_of(archive))
+    if not programs:
+        return False
+    console.print("the archive's roost.toml makes roost up run:", markup=False)
+    for line in programs:
+        console.print(f"  {line}", markup=False)
+    return typer.confirm("trust this config?", default=False)

@@ -19,6 +19,7 @@ import hashlib
 import os
 import shutil
 import tarfile
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,17 @@ class _Target:
     committed: bool = False
 
 
+def config_of(archive: Path) -> bytes | None:
+    """The archive's config file, read with a size cap (None when it holds none)."""
+    for member, tar in _members(archive):
+        if member.name == f"{ROOT}/config/roost.toml" and member.isfile():
+            if member.size > MAX_MANIFEST_BYTES:
+                raise ArchiveError(f"{archive}: its roost.toml is over 16 MiB")
+            handle = tar.extractfile(member)
+            return handle.read() if handle is not None else None
+    return None
+
+
 def read_manifest(archive: Path) -> Manifest:
     """The archive's manifest, read with a size cap (it is the last member)."""
     for member, handle in _members(archive):
@@ -75,18 +87,27 @@ def restore_archive(
     force: bool = False,
     include: Sequence[Path] = (),
     skip_extras: bool = False,
+    trust_config: bool = False,
 ) -> RestoreReport:
     """Restore `archive` into `data_dir` and `config` (blocking), all or nothing.
 
     Extras (files the old machine's `[supervisor.backup] include` named) go back only to a
     path in `include`; any other extra is refused unless `skip_extras`. Places that already
     have content are refused unless `force`, which moves them aside once the new content
-    is complete."""
+    is complete. A config that runs programs of its own (apps with a `command`) is
+    refused unless `trust_config`."""
     data_dir, config = data_dir.resolve(), config.resolve()
     # No single filesystem here can take more than the largest free space: a bomb that
     # declares more is refused at its first header, before its data is even read.
     ceiling = max(shutil.disk_usage(_existing_ancestor(p)).free for p in (data_dir, config))
-    listing, manifest = _survey(archive, ceiling)
+    listing, manifest, config_text = _survey(archive, ceiling)
+    programs = programs_in(config_text)
+    if programs and not trust_config:
+        raise ArchiveError(
+            f"the archive's roost.toml makes roost up run programs: {'; '.join(programs)}. "
+            "A config is as powerful as a crontab: check it, then restore with "
+            "--trust-config (nothing was written)"
+        )
     allowed = {Path(path).expanduser().resolve() for path in include}
     extras, skipped = _extras_to_restore(archive, manifest, allowed, skip_extras)
     destinations = _plan(listing, manifest, data_dir, config, extras, archive)
@@ -150,10 +171,11 @@ def _parse_manifest(archive: Path, member: tarfile.TarInfo, tar: tarfile.TarFile
         raise ArchiveError(f"{archive}: unreadable manifest: {exc.errors()[0]['msg']}") from None
 
 
-def _survey(archive: Path, ceiling: int) -> tuple[dict[str, int], Manifest]:
+def _survey(archive: Path, ceiling: int) -> tuple[dict[str, int], Manifest, bytes | None]:
     """One pass over the headers: every member a safe regular file under `roost-backup/`,
-    the declared sizes (in all at most `ceiling`), and the manifest."""
+    the declared sizes (in all at most `ceiling`), the manifest and the config file."""
     listing: dict[str, int] = {}
+    config: bytes | None = None
     declared = 0
     manifest: Manifest | None = None
     for member, tar in _members(archive):
@@ -175,6 +197,9 @@ def _survey(archive: Path, ceiling: int) -> tuple[dict[str, int], Manifest]:
         if name in listing:
             raise ArchiveError(f"{member.name!r} appears twice in the archive")
         listing[name] = member.size
+        if name == "config/roost.toml" and member.size <= MAX_MANIFEST_BYTES:
+            handle = tar.extractfile(member)
+            config = handle.read() if handle is not None else None
         declared += member.size
         if declared > ceiling:
             raise ArchiveError(
@@ -195,7 +220,33 @@ def _survey(archive: Path, ceiling: int) -> tuple[dict[str, int], Manifest]:
             f"{archive} is incomplete: {len(missing)} file(s) of the manifest are missing "
             f"(first: {missing[0]})"
         )
-    return listing, manifest
+    return listing, manifest, config if manifest.config is not None else None
+
+
+def programs_in(config: bytes | None) -> list[str]:
+    """What a config would make `roost up` run beyond roost's own services: apps with a
+    `command`, environment given to apps, a broker template of its own."""
+    if config is None:
+        return []
+    try:
+        document = tomllib.loads(config.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ArchiveError(f"the archive's roost.toml cannot be read: {exc}") from None
+    found: list[str] = []
+    apps = document.get("supervisor", {}).get("apps", {})
+    for name, app in apps.items() if isinstance(apps, dict) else ():
+        if not isinstance(app, dict):
+            continue
+        if app.get("command") is not None:
+            command = app["command"]
+            shown = " ".join(map(str, command)) if isinstance(command, list) else str(command)
+            found.append(f"app {name} runs {shown[:200]!r}")
+        if app.get("env"):
+            found.append(f"app {name} sets environment {sorted(app['env'])[:10]}")
+    template = document.get("up", {}).get("template")
+    if template is not None:
+        found.append(f"the broker runs with the template {str(template)[:200]!r}")
+    return found
 
 
 def _safe_parts(name: str) -> tuple[str, ...]:
@@ -380,7 +431,9 @@ def _write_checked(source: IO[bytes], path: Path, entry: FileEntry, name: str) -
             out.write(block)
     if digest.hexdigest() != entry.sha256:
         raise ArchiveError(f"{name} is damaged in the archive (SHA-256 mismatch)")
-    os.chmod(path, entry.mode & 0o777)
+    # No set-id bits, nothing writable by others; secrets are the owner's alone.
+    secret = name.startswith("data/secrets/")
+    os.chmod(path, 0o600 if secret else entry.mode & 0o755)
 
 
 def _commit(targets: list[_Target]) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -325,3 +326,47 @@ def test_the_cli_refuses_and_says_how(machine: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert Path(extra).read_text() == "RTSP=rtsp://cam\n"
     assert (new / "data" / "secrets" / "admin.json").exists()
+
+
+def test_a_config_that_runs_programs_needs_trust(machine: Path, tmp_path: Path) -> None:
+    """A restored roost.toml is as powerful as a crontab: one whose apps run commands of
+    their own is restored only when the person says they trust it."""
+    (machine / "roost.toml").write_text(
+        '[supervisor.apps.pwn]\ncommand = ["sh", "-c", "touch /tmp/pwned"]\n'
+    )
+    archive = backup(machine, tmp_path)
+    new = tmp_path / "new"
+    with pytest.raises(ArchiveError, match="--trust-config") as refused:
+        restore_archive(archive, data_dir=new / "data", config=new / "roost.toml")
+    assert "app pwn runs 'sh -c touch /tmp/pwned'" in str(refused.value)
+    assert nothing_written(new / "data", new / "roost.toml")
+    restore_archive(
+        archive,
+        data_dir=new / "data",
+        config=new / "roost.toml",
+        skip_extras=True,
+        trust_config=True,
+    )
+    assert "pwn" in (new / "roost.toml").read_text()
+
+
+def test_modes_from_the_manifest_are_tamed(machine: Path, tmp_path: Path) -> None:
+    """A manifest asking for set-id or world-writable files, or open secrets, gets the
+    owner's modes: nothing writable by others, secrets 0600."""
+
+    def loosen(members: Members) -> Members:
+        def edit(manifest: dict[str, object]) -> None:
+            files = manifest["files"]
+            assert isinstance(files, dict)
+            for entry in files.values():
+                entry["mode"] = 0o4777
+
+        return with_manifest(members, edit)
+
+    hostile = rewrite(backup(machine, tmp_path), tmp_path / "loose.tar.gz", loosen)
+    new = tmp_path / "new"
+    restore_archive(hostile, data_dir=new / "data", config=new / "roost.toml", skip_extras=True)
+    script = new / "data" / "event-engine" / "scripts" / "fan.js"
+    assert stat.S_IMODE(script.stat().st_mode) == 0o755
+    secret = new / "data" / "secrets" / "admin.json"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
