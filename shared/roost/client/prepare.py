@@ -27,6 +27,8 @@ class PreparedCommand:
     expected: dict[str, JsonValue] = field(default_factory=dict)  # state properties
     tolerance: dict[str, float] = field(default_factory=dict)  # per expected number
     buttons: list[str] = field(default_factory=list)
+    # properties whose asked value coercion changed (clamped to min/max, snapped to step)
+    changed: frozenset[str] = frozenset()
 
     def shows(self, state: Mapping[str, Any]) -> bool:
         """True when `state` shows every expected value (within the property's tolerance)."""
@@ -36,13 +38,16 @@ class PreparedCommand:
         )
 
     def adjusted(self, applied: Mapping[str, Any]) -> dict[str, JsonValue]:
-        """The applied values that differ from what the command expected: what the
-        hardware could do instead (a prescaler's nearest frequency)."""
+        """The applied values that differ from what was asked: clamped or snapped on the
+        way, or what the hardware could do instead (a prescaler's nearest frequency)."""
         return {
             prop: value
             for prop, value in applied.items()
             if prop in self.expected
-            and not same_value(value, self.expected[prop], self.tolerance.get(prop, 0.0))
+            and (
+                prop in self.changed
+                or not same_value(value, self.expected[prop], self.tolerance.get(prop, 0.0))
+            )
         }
 
 
@@ -59,6 +64,7 @@ def prepare_command(device: DeviceView, values: Mapping[str, Any]) -> PreparedCo
     expected: dict[str, JsonValue] = {}
     tolerance: dict[str, float] = {}
     buttons: list[str] = []
+    changed: set[str] = set()
     for prop, raw in values.items():
         spec = props.get(prop)
         if spec is None:
@@ -73,7 +79,20 @@ def prepare_command(device: DeviceView, values: Mapping[str, Any]) -> PreparedCo
         elif spec.in_state:
             expected[prop] = value
             tolerance[prop] = _tolerance(spec)
-    return PreparedCommand(coerced, expected, tolerance, buttons)
+            asked = _asked_number(raw) if spec.kind is PropertyKind.NUMBER else None
+            if asked is not None and not same_value(value, asked, tolerance[prop]):
+                changed.add(prop)
+    return PreparedCommand(coerced, expected, tolerance, buttons, frozenset(changed))
+
+
+def _asked_number(raw: Any) -> float | None:
+    """The number a command asked for, before any clamping (None when it is not one)."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        return float(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _tolerance(spec: PropertySpec) -> float:
