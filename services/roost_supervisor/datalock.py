@@ -33,9 +33,14 @@ def lock_path(data_dir: Path) -> Path:
 def hold_data_dir(data_dir: Path, *, what: str = "roost up") -> Iterator[None]:
     """Hold the data dir's lock for the block, or raise DataDirInUse at once, having
     touched nothing else in the data dir."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = lock_path(data_dir)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise ConfigError(
+            f"[node] data_dir {data_dir}: cannot create or write it: {exc.strerror or exc}"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -37,6 +37,20 @@ async def test_up_refuses_a_bad_config_and_starts_nothing(tmp_path: Path) -> Non
     assert family == []
 
 
+async def test_up_refuses_a_data_dir_it_cannot_make_in_one_line(tmp_path: Path) -> None:
+    """A data dir that cannot be made (under /proc) was a Python traceback and exit 1."""
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, not a folder")
+    (tmp_path / "roost.toml").write_text(
+        f'[node]\ndata_dir = "{blocked / "data"}"\n\n[up]\nbroker = "own"\nport = 0\n'
+    )
+    async with roost_up(tmp_path, clean_env()) as up:
+        assert await asyncio.wait_for(up.process.wait(), 90) == CONFIG_ERROR_EXIT
+    err = (tmp_path / "roost-up.stderr").read_text()
+    assert "Traceback" not in err, err
+    assert f"[node] data_dir {blocked / 'data'}: cannot create or write it" in err, err
+
+
 async def test_check_config_flag(tmp_path: Path) -> None:
     (tmp_path / "roost.toml").write_text(BAD_I2C)
     bad = await _script("i2c-bridge", "--check-config", cwd=tmp_path)
