@@ -9,6 +9,7 @@ APT_NEEDS=(
   "ffmpeg ffmpeg"
   "chromium chromium"
   "victoria-metrics victoria-metrics"
+  "faketime faketime"
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
