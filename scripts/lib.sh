@@ -13,6 +13,7 @@ APT_RUN=(
 APT_TEST=(
   "chromium chromium"
   "victoria-metrics victoria-metrics"
+  "faketime faketime"
 )
 
 # How big .venv gets with each set of extras, for the message before pip starts.

@@ -81,7 +81,9 @@ class Mover:
             self._queue.put_nowait(leftover)
         while True:
             finished = await self._queue.get()
-            wait = finished.end + self.delay - time.time()
+            # Never longer than the delay: a leftover's end is its file's mtime, which a
+            # clock set back since it was written puts in the future.
+            wait = min(finished.end + self.delay - time.time(), self.delay)
             if wait > 0:
                 await asyncio.sleep(wait)
             await self.move(finished)

@@ -67,7 +67,11 @@ def plan(section: I2cSection) -> Plan:
     sims = [spec for spec in specs if spec.number is None]
     devices = list(section.devices)
     if sims:
-        world = World(seed=section.sim.seed, noise=section.sim.noise)
+        world = World(
+            seed=section.sim.seed,
+            noise=section.sim.noise,
+            world_clock=section.sim.world_clock(),
+        )
         result.world = world
         for i, spec in enumerate(sims):
             seed = None if section.sim.seed is None else section.sim.seed + i

@@ -37,6 +37,7 @@ from roost_i2c_bridge.manager import ChipManager, Tuning
 from roost_i2c_bridge.settings import DeviceConfig, I2cSection
 from roost_i2c_bridge.sim.bus import Fault
 from roost_i2c_bridge.sim.world import QUANTITIES
+from roost_i2c_bridge.sim.world_clock import format_time_of_day
 
 log = logging.getLogger("roost_i2c_bridge.coordinator")
 
@@ -223,6 +224,7 @@ class Coordinator:
             world.unpin(name)
         air, outside, water = world.air(), world.outside(), world.water()
         return {
+            "time_of_day": format_time_of_day(world.time_of_day()),
             "air": vars(air),
             "outside": vars(outside),
             "water": vars(water),

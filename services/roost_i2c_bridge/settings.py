@@ -15,6 +15,7 @@ options = { frequency = 1000, channels = { 0 = "Fan" } }
 
 from __future__ import annotations
 
+import datetime
 import glob
 import re
 from typing import Annotated, Any, Self
@@ -25,6 +26,7 @@ from roost.settings import RoostSettings, Section
 from roost.topics import DeviceId, PropName
 from roost_i2c_bridge.drivers import DRIVERS, candidates
 from roost_i2c_bridge.sim.chips import SIM_CHIPS
+from roost_i2c_bridge.sim.world_clock import DAY, LOCAL, WorldClock, parse_time_of_day
 
 SIM_BUS = re.compile(r"^sim(-[a-z0-9]{1,16})?$")
 DEV_BUS = re.compile(r"^/dev/i2c-(\d+)$")
@@ -121,12 +123,45 @@ class SimChipConfig(Section):
         return self
 
 
+def _time_of_day(value: object) -> object:
+    """`"HH:MM"`, `"HH:MM:SS"`, a TOML local time (`12:00:00`) or `"local"`."""
+    if isinstance(value, datetime.time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, str):
+        text = value.strip()
+        if text == LOCAL:
+            return text
+        parse_time_of_day(text)
+        return text
+    raise ValueError('use "HH:MM" (e.g. "09:00") or "local" for the host\'s clock')
+
+
+TimeOfDay = Annotated[str, BeforeValidator(_time_of_day)]
+
+
 class SimSection(Section):
     """The simulated world. No `chips`: the demo greenhouse."""
 
     seed: int | None = None
     chips: list[SimChipConfig] | None = None
     noise: bool = True
+    # The world's own clock: it starts at `time_of_day` and a day lasts `day_length`
+    # seconds, whatever the host's clock and time zone; "local" follows the host's clock.
+    time_of_day: TimeOfDay = "09:00"
+    day_length: float = Field(default=DAY, ge=60, le=100 * DAY)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.time_of_day == LOCAL and self.day_length != DAY:
+            raise ValueError(
+                'day_length: with time_of_day = "local" the world follows the host\'s clock, '
+                "whose day is 86400 s; leave day_length out"
+            )
+        return self
+
+    def world_clock(self) -> WorldClock:
+        start = None if self.time_of_day == LOCAL else parse_time_of_day(self.time_of_day)
+        return WorldClock(start=start, day_length=self.day_length)
 
 
 class I2cSection(Section):

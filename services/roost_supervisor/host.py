@@ -87,6 +87,16 @@ def host_meta(disks: dict[str, Path], temperature: bool) -> DeviceMeta:
     )
 
 
+def uptime() -> float:
+    """Seconds since the machine booted, by the kernel's own count: a wall clock that was
+    set back or forward since the boot (NTP, a wrong clock at boot) does not change it."""
+    try:
+        with open("/proc/uptime", encoding="ascii") as handle:
+            return float(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):  # not Linux
+        return max(0.0, time.time() - psutil.boot_time())
+
+
 @dataclass
 class DiskWatch:
     name: str
@@ -125,7 +135,7 @@ class HostMonitor:
             "memory_used": memory.percent,
             "memory_available": memory.available,
             "swap_used": swap.percent if swap.total else 0.0,
-            "uptime": time.time() - psutil.boot_time(),
+            "uptime": uptime(),
         }
         if self.has_temperature:
             values["temperature"] = cpu_temperature()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +33,15 @@ LOGIN_URL_POLL = 1.0
 
 def login_url_path(data_dir: Path) -> Path:
     return data_dir / "webui" / "login-url"
+
+
+def login_url_stamp(data_dir: Path) -> int | None:
+    """The login URL file's mtime (ns), or None. Compared only with itself, never with this
+    process's clock: the file system's clock need not agree with it."""
+    try:
+        return login_url_path(data_dir).stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 class Stopper:
@@ -102,13 +110,13 @@ async def _run_up(settings: Settings, config: Path | None, say: Say, stopper: St
     await refuse_bad_configs(settings, apps, plan, data_dir, config)
     for line in plan.lines:
         say(line)
-    started = time.time()
+    before = login_url_stamp(data_dir)  # a URL from an earlier run is not shown
     try:
         if plan.own is not None and not stopper.stop.is_set():
             await plan.own.start()
             say(f"broker: running (pid {plan.own.process.pid if plan.own.process else '?'})")
         if not stopper.stop.is_set():
-            await _supervise(settings, apps, plan, data_dir, config, say, started, stopper)
+            await _supervise(settings, apps, plan, data_dir, config, say, before, stopper)
     finally:
         if plan.own is not None:
             await plan.own.stop()
@@ -139,7 +147,7 @@ async def _supervise(
     data_dir: Path,
     config: Path | None,
     say: Say,
-    started: float,
+    before: int | None,
     stopper: Stopper,
 ) -> None:
     mqtt = plan.mqtt(settings.mqtt, data_dir)
@@ -153,7 +161,7 @@ async def _supervise(
     supervisor = Supervisor(own, apps, launcher)
     serving = asyncio.create_task(supervisor.serve(stopper.stop.wait()), name="supervisor")
     stopper.serving = serving
-    progress = asyncio.create_task(_progress(supervisor, data_dir, say, started))
+    progress = asyncio.create_task(_progress(supervisor, data_dir, say, before))
     try:
         with (
             keep_own_log(data_dir, settings.supervisor.logs),
@@ -169,7 +177,7 @@ async def _supervise(
     say("every app has stopped")
 
 
-async def _progress(supervisor: Supervisor, data_dir: Path, say: Say, started: float) -> None:
+async def _progress(supervisor: Supervisor, data_dir: Path, say: Say, before: int | None) -> None:
     """One line once the apps have settled, then the web UI's login URL when it appears."""
     await supervisor.node.wait_online(SETTLE_TIMEOUT)
     wanted = [actor for actor in supervisor.actors.values() if actor.spec.autostart]
@@ -190,12 +198,12 @@ async def _progress(supervisor: Supervisor, data_dir: Path, say: Say, started: f
     for line in other:
         say(f"not running: {line} — roost logs {line.split()[0]}")
     say("look: roost ps · roost devices · roost watch · roost logs APP · Ctrl-C stops")
-    shown = 0.0
+    shown = before
     path = login_url_path(data_dir)
     while True:
-        with contextlib.suppress(OSError):
-            stamp = path.stat().st_mtime
-            if stamp >= started - 1 and stamp != shown:
-                shown = stamp
+        stamp = login_url_stamp(data_dir)
+        if stamp is not None and stamp != shown:
+            shown = stamp
+            with contextlib.suppress(OSError):
                 say(f"web UI: {path.read_text().strip()}")
         await asyncio.sleep(LOGIN_URL_POLL)

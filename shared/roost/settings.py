@@ -189,10 +189,10 @@ def _explain(exc: ValidationError, where: str) -> str:
     for error in exc.errors():
         loc = [str(part) for part in error["loc"] if part != "[key]"]  # a table's name
         key = ".".join(loc)
-        env_name = ENV_PREFIX + "__".join(part.upper() for part in loc[:2])
+        env_name = _env_variable(loc)
         source = (
             f"environment variable {env_name}"
-            if any(name.startswith(env_name) for name in os.environ)
+            if env_name is not None
             else f"config file {where}, key {key}"
         )
         message = error["msg"].removeprefix("Value error, ")
@@ -202,3 +202,17 @@ def _explain(exc: ValidationError, where: str) -> str:
             message += f" (got {error['input']!r})"
         lines.append(f"{source}: {message}")
     return "; ".join(lines)
+
+
+def _env_variable(loc: list[str]) -> str | None:
+    """The `ROOST_…` variable that set the value at `loc`: the longest one that is set
+    (`ROOST_I2C__SIM__TIME_OF_DAY` for i2c.sim.time_of_day, `ROOST_I2C__DEVICES` for an
+    entry of a list given as JSON), else those set below it (a section's own check), else
+    None: the value came from the file."""
+    names = sorted(name.upper() for name in os.environ if name.upper().startswith(ENV_PREFIX))
+    for end in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(part.upper() for part in loc[:end])
+        if name in names:
+            return name
+    below = ENV_PREFIX + "".join(f"{part.upper()}__" for part in loc)
+    return ", ".join(name for name in names if name.startswith(below)) or None

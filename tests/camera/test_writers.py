@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from pathlib import Path
 
 from roost.bus import Bus
@@ -114,6 +116,9 @@ async def test_files_left_by_a_crash_are_archived_at_start(
     (day / "front-20260102T030405.000Z.jpg").write_bytes(b"\xff\xd8done")
     (day / "front-20260102T030406.000Z.jpg.part").write_bytes(b"\xff\xd8half")
     (day / "front-20260102T030407.000Z.mp4.part").write_bytes(b"fragmented mp4")
+    # Written before the clock was set back: its mtime lies an hour ahead of now.
+    ahead = time.time() + 3600
+    os.utime(day / "front-20260102T030405.000Z.jpg", (ahead, ahead))
     t = roost_settings.mqtt.topics()
     async with (
         Watcher(bus, t.event("camera", "storage")) as events,

@@ -88,8 +88,10 @@ class Bridge:
 
 
 def section(**i2c: Any) -> I2cSection:
-    """An [i2c] section for tests: fast sampling, the given simulated chips."""
+    """An [i2c] section for tests: fast sampling, the given simulated chips, and `world`
+    settings of `[i2c.sim]` (`time_of_day`, `day_length`)."""
     chips = i2c.pop("chips", None)
+    world = i2c.pop("world", {})
     data: dict[str, Any] = {
         "buses": ["sim"],
         "interval": 0.1,
@@ -97,7 +99,7 @@ def section(**i2c: Any) -> I2cSection:
         "scan_interval": 30,
         "offline_after": 3,
         "retry_max": 0.2,
-        "sim": {"seed": 3, "noise": False, "chips": chips},
+        "sim": {"seed": 3, "noise": False, "chips": chips, **world},
     }
     data.update(i2c)
     return I2cSection.model_validate(data)

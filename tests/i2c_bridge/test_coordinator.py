@@ -206,10 +206,13 @@ async def test_scan_and_forget_methods(roost_settings: RoostSettings, bus: Bus) 
 async def test_simulator_methods(roost_settings: RoostSettings, bus: Bus) -> None:
     t = bus.topics
     seen = await watch(bus, f"{t.prefix}/#")
-    async with running_bridge(roost_settings, section(chips=[BME])) as bridge:
+    i2c = section(chips=[BME], world={"time_of_day": "18:30"})
+    async with running_bridge(roost_settings, i2c) as bridge:
         node = bridge.node.id
         response = await bus.request(node, "sim_world", {"pin": {"air.temperature": 31.5}})
         assert response.ok and response.data["air"]["temperature"] == 31.5  # type: ignore[index, call-overload]
+        # The world's own time of day: it started at 18:30 and runs at real speed.
+        assert "18:30:00" <= response.data["time_of_day"] < "19:30:00"  # type: ignore[index, call-overload, operator]
         await seen.wait_json(t.state(node, "bme280-76"), lambda s: s["temperature"] == 31.5)
         fault = await bus.request(node, "sim_fault", {"address": "0x76", "fault": "nack"})
         assert fault.ok, fault

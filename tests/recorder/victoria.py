@@ -77,8 +77,12 @@ class VictoriaMetrics:
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{self.url}/internal/force_flush") as response:
                 response.raise_for_status()
+            # A day either side of this process's clock: by default the export ends at
+            # VictoriaMetrics' own now, and the points carry the writer's timestamps.
+            now = int(time.time())
+            window = {"start": str(now - 86400), "end": str(now + 86400)}
             async with session.post(
-                f"{self.url}/api/v1/export", data={"match[]": match}
+                f"{self.url}/api/v1/export", data={"match[]": match, **window}
             ) as response:
                 response.raise_for_status()
                 text = await response.text()

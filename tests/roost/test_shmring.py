@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import uuid
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,9 @@ def _read_in_child(path: str, ring_id: str, out: multiprocessing.Queue) -> None:
     reader.close()
 
 
-def test_another_process_reads_the_ring(tmp_path: Path) -> None:
-    path = ring_path(f"roost-test-{tmp_path.name}")
+def test_another_process_reads_the_ring() -> None:
+    # In /dev/shm, which every test run on the host shares: a name only this run uses.
+    path = ring_path(f"roost-test-{uuid.uuid4().hex}")
     with ShmRing.create(path, slots=2, slot_bytes=64) as ring:
         ring.write(b"abc", width=3, height=1, channels=1, fmt="gray8")
         ctx = multiprocessing.get_context("spawn")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 
+from roost_supervisor.host import uptime
 from roost_supervisor.settings import HostSection, Settings
 
 from .conftest import supervising
@@ -55,3 +58,10 @@ async def test_disk_low_event_starts_and_ends(
         h.supervisor.host.section = HostSection(interval=0.2, disks={"tmp": tmp_path})
         end = await h.watcher.wait_json(event_topic, lambda e: e.get("phase") == "end")
         assert end["id"] == event["id"]
+
+
+def test_uptime_does_not_follow_the_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock set back to before the boot (as under a fake clock) left uptime negative."""
+    booted = psutil.boot_time()
+    monkeypatch.setattr(time, "time", lambda: booted - 3600)
+    assert uptime() > 0

@@ -1,11 +1,12 @@
 """The simulated greenhouse the simulated chips measure and act on.
 
 Slow, plausible physics, integrated lazily whenever a chip looks: the outside air follows
-the time of day, the greenhouse warms in the sun and cools with its fan (PCA9685 channel 0),
-grow lights (channel 1) add light and a little heat, the mister adds humidity, the
-reservoir's pH creeps up until the dosing pump adds acid, the soil dries until the
-irrigation valve opens. Noise is a set of Ornstein-Uhlenbeck processes, so readings wander
-like real ones instead of jumping.
+the world's own time of day (a `WorldClock`: a fixed start at real speed by default, a
+compressed day, or the host's local clock), the greenhouse warms in the sun and cools with
+its fan (PCA9685 channel 0), grow lights (channel 1) add light and a little heat, the
+mister adds humidity, the reservoir's pH creeps up until the dosing pump adds acid, the
+soil dries until the irrigation valve opens. Noise is a set of Ornstein-Uhlenbeck
+processes, so readings wander like real ones instead of jumping.
 
 Chips read and drive the world from the bus's worker threads (several simulated buses may
 run at once), so every access holds the world's lock. Tests `pin()` a quantity to hold it
@@ -21,8 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MAX_STEP = 5.0  # s: integration step
-MAX_CATCH_UP = 6 * 3600.0  # s: after a longer gap (a suspended laptop) start afresh
+from roost_i2c_bridge.sim.world_clock import WorldClock
+
+MAX_STEP = 5.0  # simulated s: integration step
+MAX_CATCH_UP = 6 * 3600.0  # simulated s: after a longer gap (a suspended laptop) start afresh
 
 QUANTITIES = (
     "air.temperature",
@@ -97,9 +100,13 @@ class World:
         seed: int | None = None,
         noise: bool = True,
         clock: Callable[[], float] = time.time,
+        world_clock: WorldClock | None = None,
     ) -> None:
+        """`clock` is the host's time (epoch seconds); `world_clock` maps it to the world's
+        time of day and speed (default: 09:00 at start, real speed)."""
         self._lock = threading.Lock()
         self._clock = clock
+        self.world_clock = world_clock or WorldClock()
         self._rng = random.Random(seed)
         rng, on = self._rng, noise
         self._outside_t = _Wander(rng, 0.6, 1800, on)
@@ -116,7 +123,8 @@ class World:
         self.outputs: dict[str, float] = dict.fromkeys(OUTPUTS, 0.0)
         self.dosed_ml = 0.0
         self._acid_unmixed = 0.0
-        self._t = clock()
+        self._started = self._seen = clock()
+        self._t = 0.0  # simulated seconds since the start, integrated up to here
         sun = self._sun(self._t)
         outside = self._outside_temperature(self._t)
         self._air = Air(outside + 9 * sun, 65.0, 1013.25)
@@ -125,8 +133,13 @@ class World:
 
     # time ----------------------------------------------------------------------------
     def _hour(self, t: float) -> float:
-        local = time.localtime(t)
-        return local.tm_hour + local.tm_min / 60 + local.tm_sec / 3600
+        return self.world_clock.hour(self._started, t)
+
+    def time_of_day(self) -> float:
+        """The world's time of day now, seconds after midnight."""
+        with self._lock:
+            self._advance()
+            return self.world_clock.seconds(self._started, self._t)
 
     def _sun(self, t: float) -> float:
         """0 at night, 1 at noon."""
@@ -138,11 +151,14 @@ class World:
 
     def _advance(self) -> None:
         now = self._clock()
-        elapsed = now - self._t
-        if elapsed <= 0:
+        if now <= self._seen:
             return
+        # The world runs `speed` times as fast as the host: a compressed day is a time-lapse
+        # of all of it (sun, air, water, soil, noise), not of the sun alone.
+        elapsed = (now - self._seen) * self.world_clock.speed
+        self._seen = now
         if elapsed > MAX_CATCH_UP:
-            self._t = now - MAX_STEP
+            self._t += elapsed - MAX_STEP
             elapsed = MAX_STEP
         while elapsed > 0:
             dt = min(MAX_STEP, elapsed)
