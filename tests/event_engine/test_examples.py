@@ -53,8 +53,13 @@ async def test_the_example_fan_follows_the_temperature(
             air.update(temperature=temperature)
             await fan.wait_json(fan_state, lambda s, d=duty: s["ch0_duty"] == d)
         # The climate dials steer it: a refused setting changes nothing.
-        await bus.publish(t.set(run.id, "climate"), {"fan_start": 20})
-        await run.entry(lambda e: e.trigger.get("changes") == {"fan_start": 20})
+        climate = t.state(run.id, "climate")
+        async with Watcher(bus, climate) as dials:
+            await bus.publish(t.set(run.id, "climate"), {"fan_start": 20})
+            await run.entry(lambda e: e.trigger.get("changes") == {"fan_start": 20})
+            # The new dial is in force once the engine reports it, not when the command
+            # has passed its script: only then may the next reading count on it.
+            await dials.wait_json(climate, lambda s: s["fan_start"] == 20)
         air.update(temperature=23.0)
         await fan.wait_json(fan_state, lambda s: s["ch0_duty"] == 30)
         await bus.publish(t.set(run.id, "climate"), {"auto": False})
