@@ -76,12 +76,18 @@ async def test_a_number_beyond_float_range_goes_out_as_null(demo: Demo) -> None:
     client = await logged_in(demo.url)
     cookie = f"roost_session={client.cookies['roost_session']}"
     ws_url = demo.url.replace("http://", "ws://") + "/ws"
-    topic = demo.settings.mqtt.topics().state("probe", "wild")
+    topics = demo.settings.mqtt.topics()
+    topic = topics.state("probe", "wild")
+    meta = topics.meta("probe", "wild")
     async with websockets.connect(
         ws_url, additional_headers={"cookie": cookie, "origin": demo.url}
     ) as socket:
         await socket.recv()  # the snapshot
-        await demo.greenhouse.node.bus.publish(topic, b'{"level": 1e999}', retain=True)
+        bus = demo.greenhouse.node.bus
+        await bus.publish(
+            meta, {"name": "Wild", "properties": {"level": {"kind": "number"}}}, retain=True
+        )
+        await bus.publish(topic, b'{"level": 1e999}', retain=True)
         while True:
             message: Any = _strict(await socket.recv())
             if message["type"] == "state" and message["ref"] == "probe/wild":
@@ -91,6 +97,7 @@ async def test_a_number_beyond_float_range_goes_out_as_null(demo: Demo) -> None:
     assert devices.status_code == 200
     _strict(devices.content)
     await demo.greenhouse.node.bus.publish(topic, b"", retain=True)
+    await demo.greenhouse.node.bus.publish(meta, b"", retain=True)
     await client.aclose()
 
 
