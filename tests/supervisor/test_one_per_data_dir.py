@@ -52,21 +52,7 @@ async def test_roost_supervisor_alone_takes_the_same_lock(tmp_path: Path) -> Non
 
 
 async def test_a_second_roost_up_leaves_the_first_ones_apps_alone(tmp_path: Path) -> None:
-    sleeper = "import time; time.sleep(600)"
-    (tmp_path / "roost.toml").write_text(
-        f"""
-[up]
-broker = "own"
-port = 0
-
-[supervisor.backup]
-interval = 0
-
-[supervisor.apps.sleeper]
-command = [{json.dumps(sys.executable)}, "-c", {json.dumps(sleeper)}]
-start_secs = 0.3
-"""
-    )
+    write_sleeper_config(tmp_path)
     async with roost_up(tmp_path, clean_env()) as up:
         await up.line(r"roost is up: .* 1 of 1 app\(s\) running")
         family = up.family()
@@ -91,21 +77,7 @@ async def test_a_second_roost_up_on_the_same_broker_refuses_its_live_node_ids(
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
-    sleeper = "import time; time.sleep(600)"
-    (first / "roost.toml").write_text(
-        f"""
-[up]
-broker = "own"
-port = 0
-
-[supervisor.backup]
-interval = 0
-
-[supervisor.apps.sleeper]
-command = [{json.dumps(sys.executable)}, "-c", {json.dumps(sleeper)}]
-start_secs = 0.3
-"""
-    )
+    write_sleeper_config(first)
     async with roost_up(first, clean_env()) as up:
         port = (await up.line(r"Mosquitto on 127\.0\.0\.1:(\d+)"))[1]
         await up.line(r"roost is up: .* 1 of 1 app\(s\) running")
@@ -122,7 +94,7 @@ port = {port}
 interval = 0
 
 [supervisor.apps.sleeper]
-command = [{json.dumps(sys.executable)}, "-c", {json.dumps(sleeper)}]
+command = [{json.dumps(sys.executable)}, "-c", {json.dumps(SLEEPER)}]
 start_secs = 0.3
 """
         )
@@ -138,3 +110,24 @@ start_secs = 0.3
         assert rows["supervisor/sleeper"]["state"] == "running"
         assert rows["supervisor/sleeper"]["pid"] in family
         assert all(psutil.pid_exists(pid) for pid in family)
+
+
+SLEEPER = "import time; time.sleep(600)"
+
+
+def write_sleeper_config(folder: Path) -> None:
+    """A roost.toml with its own broker and one app that sleeps."""
+    (folder / "roost.toml").write_text(
+        f"""
+[up]
+broker = "own"
+port = 0
+
+[supervisor.backup]
+interval = 0
+
+[supervisor.apps.sleeper]
+command = [{json.dumps(sys.executable)}, "-c", {json.dumps(SLEEPER)}]
+start_secs = 0.3
+"""
+    )
