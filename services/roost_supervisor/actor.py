@@ -111,6 +111,7 @@ class AppActor:
         # What is reported; every transition is made from what the OS just said.
         self.state = AppState.STOPPED
         self.reason = "not started"
+        self.transitions = 0  # none yet: an autostart app has not begun to start
         self.process: AppProcess | None = None  # alive, or ended and not yet handled
         self.restarts = 0
         self.exit: Exit | None = None
@@ -454,6 +455,7 @@ class AppActor:
             log.info("app %s: %s -> %s (%s)", self.name, self.state, state, reason)
         self.state = state
         self.reason = reason
+        self.transitions += 1
         self._publish(force=True)
         self._notify()
 

@@ -185,7 +185,9 @@ async def _progress(supervisor: Supervisor, data_dir: Path, say: Say, before: in
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(SETTLE_TIMEOUT):
             for actor in wanted:
-                while actor.state not in settled:
+                # Before its first transition an app shows the initial `stopped`: the
+                # supervisor may not have started it yet (it checks its id is free first).
+                while actor.state not in settled or actor.transitions == 0:
                     await actor.changed()
     running = [a.name for a in wanted if a.state is AppState.RUNNING]
     other = [f"{a.name} ({a.state.value}: {a.reason})" for a in wanted if a.name not in running]
