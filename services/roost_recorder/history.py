@@ -183,25 +183,25 @@ class Lane:
 class History:
     def __init__(
         self,
-        db: aiosqlite.Connection,
+        short_lane: Lane,
         section: RecorderSection,
         budget: Callable[[], int] = lambda: DEFAULT_BUDGET,
         *,
         long_lane: Lane | None = None,
     ) -> None:
-        self.db = db
-        self._short = Lane(db)
-        self.long_lane = long_lane or self._short
+        # The lanes as opened: each connection's progress handler reads its own Lane's
+        # deadline, so a Lane must not be rebuilt around an open connection.
+        self._short = short_lane
+        self.long_lane = long_lane or short_lane
         self._section = section
         self.budget = budget  # bytes one answer may hold (the node sets its own)
 
     @classmethod
     async def open(cls, path: Path, section: RecorderSection) -> History:
-        short = await Lane.open(path)
-        return cls(short.db, section, long_lane=await Lane.open(path))
+        return cls(await Lane.open(path), section, long_lane=await Lane.open(path))
 
     async def close(self) -> None:
-        await self.db.close()
+        await self._short.db.close()
         if self.long_lane is not self._short:
             await self.long_lane.db.close()
 
