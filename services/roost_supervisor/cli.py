@@ -566,7 +566,7 @@ def restore(
 
     from roost.settings import CONFIG_ENV, DEFAULT_CONFIG
     from roost_supervisor.archive import ArchiveError
-    from roost_supervisor.restore import read_manifest, restore_archive
+    from roost_supervisor.restore import contents, programs_in, restore_archive
 
     target = Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     # The config file is usually what is being restored: read it only if it is there.
@@ -574,12 +574,13 @@ def restore(
     allowed = [*config.supervisor.backup.include, *(extra or [])]
     try:
         if sys.stdin.isatty():
+            manifest, archived_config = contents(archive)
             if not skip_extras:
-                chosen, declined = _ask_for_extras(read_manifest(archive).extras, allowed)
+                chosen, declined = _ask_for_extras(manifest.extras, allowed)
                 allowed.extend(chosen)
                 skip_extras = declined  # what was declined is left out, the rest restored
             if not trust_config:
-                trust_config = _ask_for_programs(archive)
+                trust_config = _ask_for_programs(programs_in(archived_config))
         report = restore_archive(
             archive,
             data_dir=config.node.data_dir,
@@ -622,11 +623,8 @@ def _ask_for_extras(entries: Any, allowed: list[Path]) -> tuple[list[Path], bool
     return chosen, declined
 
 
-def _ask_for_programs(archive: Path) -> bool:
+def _ask_for_programs(programs: list[str]) -> bool:
     """At a terminal, show what the archive's config would run and ask whether to trust it."""
-    from roost_supervisor.restore import config_of, programs_in
-
-    programs = programs_in(config_of(archive))
     if not programs:
         return False
     console.print("the archive's roost.toml makes roost up run:", markup=False)

@@ -60,23 +60,24 @@ class _Target:
     committed: bool = False
 
 
-def config_of(archive: Path) -> bytes | None:
-    """The archive's config file, read with a size cap (None when it holds none)."""
+def contents(archive: Path) -> tuple[Manifest, bytes | None]:
+    """The archive's manifest and config file, in one streamed pass, each read with a
+    size cap (the config is None when the archive holds none)."""
+    config: bytes | None = None
     for member, tar in _members(archive):
         if member.name == f"{ROOT}/config/roost.toml" and member.isfile():
             if member.size > MAX_MANIFEST_BYTES:
                 raise ArchiveError(f"{archive}: its roost.toml is over 16 MiB")
             handle = tar.extractfile(member)
-            return handle.read() if handle is not None else None
-    return None
+            config = handle.read() if handle is not None else None
+        elif member.name == MANIFEST:
+            return _parse_manifest(archive, member, tar), config
+    raise ArchiveError(f"{archive} has no {MANIFEST}: not a roost backup")
 
 
 def read_manifest(archive: Path) -> Manifest:
     """The archive's manifest, read with a size cap (it is the last member)."""
-    for member, handle in _members(archive):
-        if member.name == MANIFEST:
-            return _parse_manifest(archive, member, handle)
-    raise ArchiveError(f"{archive} has no {MANIFEST}: not a roost backup")
+    return contents(archive)[0]
 
 
 def restore_archive(
