@@ -31,7 +31,12 @@ class _Prefix:
 
     @classmethod
     def parse(cls, url: str) -> _Prefix:
-        parts = urlsplit(canonical(url))
+        return cls.of_canonical(canonical(url))
+
+    @classmethod
+    def of_canonical(cls, url: str) -> _Prefix:
+        """From a URL canonical() already returned."""
+        parts = urlsplit(url)
         assert parts.hostname is not None  # canonical() checked it
         return cls(
             parts.scheme,
@@ -104,10 +109,10 @@ class AllowList:
     def check(self, url: str) -> str:
         """The canonical form of `url` (what to request) when the list covers it."""
         try:
-            target = _Prefix.parse(url)
             request = canonical(url)
         except ValueError as exc:
             raise FetchError(str(exc)) from None
+        target = _Prefix.of_canonical(request)
         if not any(prefix.covers(target) for prefix in self._prefixes):
             raise FetchError(
                 f"{url} is not in [event_engine] http_allow ({self.text}); add its prefix there"
