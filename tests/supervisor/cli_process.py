@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -145,3 +146,22 @@ async def roost_up(cwd: Path, env: dict[str, str]) -> AsyncIterator[Up]:
                 await process.wait()
         await reader
         stderr.close()
+
+
+def write_one_app_config(folder: Path, app: str, code: str, extra: str = "") -> None:
+    """A roost.toml with roost's own broker on a free port, no scheduled backups, and one
+    app running `code` with this Python; `extra` adds lines to the app's table."""
+    (folder / "roost.toml").write_text(
+        f"""
+[up]
+broker = "own"
+port = 0
+
+[supervisor.backup]
+interval = 0
+
+[supervisor.apps.{app}]
+command = [{json.dumps(sys.executable)}, "-c", {json.dumps(code)}]
+start_secs = 0.3
+{extra}"""
+    )

@@ -14,7 +14,7 @@ import psutil
 from roost.testing.broker import free_port
 from roost_supervisor.datalock import hold_data_dir, lock_path
 
-from .cli_process import clean_env, roost, roost_up
+from .cli_process import clean_env, roost, roost_up, write_one_app_config
 
 
 def _tree(root: Path) -> dict[str, float]:
@@ -117,17 +117,4 @@ SLEEPER = "import time; time.sleep(600)"
 
 def write_sleeper_config(folder: Path) -> None:
     """A roost.toml with its own broker and one app that sleeps."""
-    (folder / "roost.toml").write_text(
-        f"""
-[up]
-broker = "own"
-port = 0
-
-[supervisor.backup]
-interval = 0
-
-[supervisor.apps.sleeper]
-command = [{json.dumps(sys.executable)}, "-c", {json.dumps(SLEEPER)}]
-start_secs = 0.3
-"""
-    )
+    write_one_app_config(folder, "sleeper", SLEEPER)

@@ -20,7 +20,7 @@ from roost.settings import MqttSettings
 from roost.testing import Watcher
 from roost_supervisor.services import CATALOG
 
-from .cli_process import clean_env, roost, roost_up
+from .cli_process import clean_env, roost, roost_up, write_one_app_config
 from .conftest import APPS, gone
 
 
@@ -193,21 +193,7 @@ async def test_init_backup_restore_from_the_command_line(tmp_path: Path) -> None
 
 async def test_a_second_ctrl_c_kills_what_is_left_at_once(tmp_path: Path) -> None:
     deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
-    (tmp_path / "roost.toml").write_text(
-        f"""
-[up]
-broker = "own"
-port = 0
-
-[supervisor.backup]
-interval = 0
-
-[supervisor.apps.deaf]
-command = [{json.dumps(sys.executable)}, "-c", {json.dumps(deaf)}]
-start_secs = 0.3
-stop_timeout = 300
-"""
-    )
+    write_one_app_config(tmp_path, "deaf", deaf, "stop_timeout = 300\n")
     async with roost_up(tmp_path, clean_env()) as up:
         await up.line(r"roost is up: .* 1 of 1 app\(s\) running")
         family = up.family()
